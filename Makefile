@@ -1,0 +1,38 @@
+# Tenantry developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format bench soak clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP) ## install, migrate and serve on http://localhost:8000 (embedded SQLite)
+	TENANTRY_LOG_JSON=$${TENANTRY_LOG_JSON:-false} $(BIN)/tenantry serve --host 127.0.0.1 --port 8000
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: lint ## lint, then the whole test suite on SQLite and PostgreSQL
+	$(BIN)/pytest -q
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: $(STAMP) ## run the benchmarks and print their tables
+	$(BIN)/python -m bench
+
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) .tenantry .pytest_cache .mypy_cache .ruff_cache

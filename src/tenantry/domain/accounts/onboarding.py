@@ -1,0 +1,117 @@
+"""The onboarding transaction (SPEC §5): a confirmed user's personal tenant, owner membership,
+first project with its environments, default tenant and events, written together or not at all.
+Core statements keep it to a handful of round trips."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.environments import DEFAULT_ENVIRONMENTS, new_client_key
+from tenantry.domain.events.outbox import Event, record_events
+from tenantry.faults import Faults
+from tenantry.storage.models import Environment, Membership, Project, Tenant, User
+
+DEFAULT_PLAN = "free"
+FIRST_PROJECT_NAME = "My first project"
+
+
+@dataclass(frozen=True)
+class NewUser:
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+def workspace_name(user: NewUser) -> str:
+    owner = user.name.strip() or user.email.partition("@")[0]
+    return f"{owner}'s workspace"
+
+
+async def create_personal_workspace(
+    session: AsyncSession, *, user: NewUser, now: datetime, faults: Faults
+) -> uuid.UUID:
+    """Create the user's workspace; the caller has just confirmed the user in this transaction.
+    The unique personal tenant per user makes a raced second run fail instead of duplicating."""
+    tenant_id, project_id = uuid.uuid4(), uuid.uuid4()
+    stamps = {"created_at": now, "updated_at": now}
+    await session.execute(
+        insert(Tenant).values(
+            id=tenant_id,
+            name=workspace_name(user),
+            kind="personal",
+            plan=DEFAULT_PLAN,
+            status="active",
+            isolation="pool",
+            profile={},
+            extra_metadata={},
+            feature_overrides={},
+            personal_owner_id=user.id,
+            **stamps,
+        )
+    )
+    faults.checkpoint("onboarding.tenant")
+    await session.execute(
+        insert(Membership).values(
+            id=uuid.uuid4(), tenant_id=tenant_id, user_id=user.id, role="owner", **stamps
+        )
+    )
+    faults.checkpoint("onboarding.membership")
+    await session.execute(
+        insert(Project).values(
+            id=project_id, tenant_id=tenant_id, name=FIRST_PROJECT_NAME, **stamps
+        )
+    )
+    environments = [
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "project_id": project_id,
+            "name": name,
+            "slug": slug,
+            "client_key": new_client_key(),
+            **stamps,
+        }
+        for name, slug in DEFAULT_ENVIRONMENTS
+    ]
+    await session.execute(insert(Environment), environments)
+    faults.checkpoint("onboarding.project")
+    await session.execute(
+        update(User).where(User.id == user.id).values(default_tenant_id=tenant_id, updated_at=now)
+    )
+    faults.checkpoint("onboarding.default_tenant")
+    await record_events(
+        session, _onboarding_events(user, tenant_id, project_id, environments), now=now
+    )
+    faults.checkpoint("onboarding.events")
+    return tenant_id
+
+
+def _onboarding_events(
+    user: NewUser,
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    environments: list[dict[str, object]],
+) -> list[Event]:
+    def event(event_type: str, **data: object) -> Event:
+        return Event(event_type, tenant_id, user.id, {k: str(v) for k, v in data.items()})
+
+    return [
+        event("user.confirmed", user_id=user.id, email=user.email),
+        event("tenant.created", tenant_id=tenant_id, kind="personal", plan=DEFAULT_PLAN),
+        event("membership.created", user_id=user.id, role="owner"),
+        event("project.created", project_id=project_id, name=FIRST_PROJECT_NAME),
+        *(
+            event(
+                "environment.created",
+                project_id=project_id,
+                environment_id=env["id"],
+                slug=env["slug"],
+            )
+            for env in environments
+        ),
+    ]

@@ -1,0 +1,63 @@
+"""Creating organization tenants and listing a user's tenants (SPEC §6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.onboarding import DEFAULT_PLAN
+from tenantry.domain.events.outbox import Event, record_events
+from tenantry.storage.models import Membership, Tenant
+
+
+async def create_organization(
+    session: AsyncSession, *, owner_id: uuid.UUID, name: str, now: datetime
+) -> Tenant:
+    """A new `organization` tenant on the default plan, with the caller as its owner."""
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        name=name,
+        kind="organization",
+        plan=DEFAULT_PLAN,
+        status="active",
+        isolation="pool",
+        profile={},
+        extra_metadata={},
+        feature_overrides={},
+        personal_owner_id=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(tenant)
+    await session.flush()
+    session.add(
+        Membership(
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            user_id=owner_id,
+            role="owner",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await record_events(
+        session,
+        [
+            Event(
+                "tenant.created",
+                tenant.id,
+                owner_id,
+                {"tenant_id": str(tenant.id), "kind": "organization", "plan": DEFAULT_PLAN},
+            ),
+            Event(
+                "membership.created",
+                tenant.id,
+                owner_id,
+                {"user_id": str(owner_id), "role": "owner"},
+            ),
+        ],
+        now=now,
+    )
+    return tenant

@@ -1,0 +1,108 @@
+"""Forgotten, reset and changed passwords (SPEC §4), each revoking what it must."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from tenantry.domain.identity.access import Principal
+from tenantry.domain.identity.activation import activate_user
+from tenantry.domain.identity.codes import issue_code, use_code
+from tenantry.domain.identity.deps import IdentityDeps, email_key
+from tenantry.domain.identity.passwords import check_password_policy
+from tenantry.domain.identity.sessions import revoke_sessions
+from tenantry.domain.identity.signup import invalid_code
+from tenantry.domain.identity.throttle import ensure_not_locked, record_failure
+from tenantry.errors import PermissionDenied, Unauthenticated
+from tenantry.storage.models import User
+
+RESET = "reset"
+
+
+class RecoveryFlow:
+    def __init__(self, deps: IdentityDeps) -> None:
+        self._d = deps
+
+    async def forgot_password(self, *, email: str) -> None:
+        """Mail a reset code if the account exists; the answer never says whether it does."""
+        async with self._d.db.transaction() as session:
+            user = await self._d.user_by_email(session, email)
+            if user is None or user.disabled_at is not None:
+                return
+            code = await issue_code(
+                session,
+                hasher=self._d.secrets,
+                policy=self._d.codes,
+                email_key=user.email_key,
+                purpose=RESET,
+                now=self._d.clock.now(),
+            )
+            self._d.mail.enqueue(
+                session,
+                to=user.email,
+                template="reset_code",
+                context={"code": code, "minutes": int(self._d.codes.ttl.total_seconds() // 60)},
+            )
+
+    async def reset_password(self, *, email: str, code: str, password: str) -> None:
+        """Set a new password and kill every session and every access token issued before.
+        The code proves the address, so an unconfirmed account is confirmed by it."""
+        check_password_policy(password, email=email)
+        new_hash = await self._d.passwords.hash(password)
+        done = False
+        async with self._d.db.transaction() as session:
+            now = self._d.clock.now()
+            used = await use_code(
+                session,
+                hasher=self._d.secrets,
+                policy=self._d.codes,
+                email_key=email_key(email),
+                purpose=RESET,
+                code=code,
+                now=now,
+            )
+            user = await self._d.user_by_email(session, email) if used else None
+            if user is not None:
+                activated = not user.email_verified and await activate_user(
+                    session, user=user, password_hash=new_hash, now=now, faults=self._d.faults
+                )
+                if not activated:
+                    await session.execute(
+                        update(User)
+                        .where(User.id == user.id)
+                        .values(password_hash=new_hash, tokens_valid_after=now, updated_at=now)
+                    )
+                    await revoke_sessions(session, now=now, user_id=user.id)
+                done = True
+        if not done:
+            raise invalid_code()
+
+    async def change_password(
+        self, *, principal: Principal, current_password: str, password: str
+    ) -> None:
+        """Replace the password; every other session ends, the caller's stays."""
+        async with self._d.db.read() as session:
+            user = await session.get(User, principal.user_id)
+            if user is None:
+                raise Unauthenticated("The access token is revoked.", code="token_revoked")
+            await ensure_not_locked(
+                session, policy=self._d.lockout, email_key=user.email_key, now=self._d.clock.now()
+            )
+        if not await self._d.passwords.verify(user.password_hash, current_password):
+            async with self._d.db.transaction() as session:
+                await record_failure(
+                    session,
+                    policy=self._d.lockout,
+                    email_key=user.email_key,
+                    now=self._d.clock.now(),
+                )
+            raise PermissionDenied("The current password is wrong.", code="invalid_credentials")
+        check_password_policy(password, email=user.email)
+        new_hash = await self._d.passwords.hash(password)
+        async with self._d.db.transaction() as session:
+            now = self._d.clock.now()
+            await session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(password_hash=new_hash, updated_at=now)
+            )
+            await revoke_sessions(session, now=now, user_id=user.id, keep=principal.session_id)

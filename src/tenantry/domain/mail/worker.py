@@ -1,0 +1,135 @@
+"""Drains the mail outbox: claims due messages with a lease (so several processes can share
+the work), sends them, and reschedules failures with exponential backoff. Nothing is dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+
+from tenantry.clock import Clock
+from tenantry.domain.mail.outbox import MailOutbox
+from tenantry.domain.mail.senders import MailSender
+from tenantry.storage.database import Database
+from tenantry.storage.models import MailMessage
+
+log = structlog.get_logger("tenantry.mail")
+
+LEASE = timedelta(seconds=60)
+BATCH = 20
+IDLE_POLL_SECONDS = 2.0
+MAX_BACKOFF = timedelta(minutes=30)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 16)), MAX_BACKOFF)
+
+
+class MailWorker:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        outbox: MailOutbox,
+        sender: MailSender,
+        clock: Clock,
+        mail_from: str,
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._sender = sender
+        self._clock = clock
+        self._mail_from = mail_from
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                sent = await self.drain_once()
+            except Exception:  # a database hiccup must not kill the worker
+                log.exception("mail_drain_failed")
+                sent = 0
+            if sent < BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.ready.wait(), IDLE_POLL_SECONDS)
+                self._outbox.ready.clear()
+
+    async def drain_once(self) -> int:
+        """Send what is due now; returns how many messages were claimed."""
+        claimed = await self._claim()
+        for message in claimed:
+            await self._deliver(message)
+        return len(claimed)
+
+    async def _claim(self) -> list[MailMessage]:
+        now = self._clock.now()
+        claimable = and_(
+            MailMessage.status == "pending",
+            MailMessage.next_attempt_at <= now,
+            or_(MailMessage.lease_until.is_(None), MailMessage.lease_until < now),
+        )
+        async with self._db.transaction() as session:
+            ids = list(
+                await session.scalars(
+                    select(MailMessage.id)
+                    .where(claimable)
+                    .order_by(MailMessage.created_at)
+                    .limit(BATCH)
+                )
+            )
+            if not ids:
+                return []
+            result = await session.scalars(
+                update(MailMessage)
+                .where(MailMessage.id.in_(ids), claimable)
+                .values(lease_until=now + LEASE)
+                .returning(MailMessage)
+            )
+            return sorted(result, key=lambda message: message.created_at)
+
+    async def _deliver(self, message: MailMessage) -> None:
+        try:
+            await self._sender.send(self._to_email(message))
+        except Exception as error:  # any SMTP or network failure: retry later
+            await self._reschedule(message.id, message.attempts + 1, repr(error))
+            log.warning("mail_send_failed", mail_id=str(message.id), error=repr(error))
+            return
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(MailMessage)
+                .where(MailMessage.id == message.id)
+                .values(
+                    status="sent",
+                    sent_at=self._clock.now(),
+                    lease_until=None,
+                    attempts=message.attempts + 1,
+                    last_error=None,
+                )
+            )
+
+    async def _reschedule(self, mail_id: uuid.UUID, attempts: int, error: str) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(MailMessage)
+                .where(MailMessage.id == mail_id)
+                .values(
+                    attempts=attempts,
+                    last_error=error[:2000],
+                    lease_until=None,
+                    next_attempt_at=self._clock.now() + backoff(attempts),
+                )
+            )
+
+    def _to_email(self, message: MailMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self._mail_from
+        email["To"] = message.recipient
+        email["Subject"] = message.subject
+        email["Message-ID"] = f"<{message.id}@tenantry>"
+        email.set_content(message.text_body)
+        email.add_alternative(message.html_body, subtype="html")
+        return email

@@ -1,0 +1,80 @@
+"""One typed configuration object; every environment variable is documented here once."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TrustedIssuer(BaseModel):
+    """An external OIDC issuer whose access tokens Tenantry accepts."""
+
+    issuer: str
+    jwks_uri: str
+    audience: str
+
+
+class Settings(BaseSettings):
+    """Tenantry configuration, read from `TENANTRY_*` variables and an optional `.env` file."""
+
+    model_config = SettingsConfigDict(env_prefix="TENANTRY_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql://user:pass@host:port/db"
+    )
+    data_dir: Path = Field(default=Path(".tenantry"), description="keys and SQLite files")
+    public_url: str = Field(default="http://localhost:8000", description="external base URL")
+    smtp_url: str | None = Field(default=None, description="smtp:// or smtps://; unset = log")
+    mail_from: str = "no-reply@localhost"
+    master_key: str | None = Field(default=None, description="encrypts secrets at rest")
+    hubspot_client_secret: str | None = None
+    trusted_issuers: Annotated[list[TrustedIssuer], NoDecode] = Field(default_factory=list)
+    webhook_allow_private: bool = False
+    access_token_ttl: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+
+    argon2_memory_kib: int = Field(default=19_456, ge=8_192, description="OWASP minimum 19 MiB")
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    login_max_failures: int = 10
+    login_failure_window: int = Field(default=15 * 60, description="seconds")
+    code_ttl: int = Field(default=600, description="seconds a mailed code lives")
+    code_max_attempts: int = 5
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("trusted_issuers", mode="before")
+    @classmethod
+    def _parse_issuers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else []
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            return [ipaddress.ip_network(part, strict=False) for part in parts]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tenantry.db').resolve()}"

@@ -1,0 +1,101 @@
+"""Request dependencies: the container, the caller, the tenant context and the client info.
+Every tenant-scoped route takes `TenantDep`, the one place the tenant check happens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from tenantry.bootstrap import Container
+from tenantry.domain.identity.access import Principal, TenantAccess
+from tenantry.domain.identity.sessions import ClientInfo
+from tenantry.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from tenantry.errors import MalformedRequest, Unauthenticated
+from tenantry.transports.rest.client_ip import client_ip
+
+TENANT_HEADER = "x-tenant-id"
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_client(request: Request, container: ContainerDep) -> ClientInfo:
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return ClientInfo(
+        ip=client_ip(peer, forwarded, container.settings.trusted_proxies),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+ClientDep = Annotated[ClientInfo, Depends(get_client)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated("An access token is required.", code="missing_token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or " " in token.strip():
+        raise Unauthenticated("Use `Authorization: Bearer <token>`.", code="invalid_token")
+    return token.strip()
+
+
+def tenant_header(request: Request) -> uuid.UUID:
+    """Exactly one `X-Tenant-ID` holding a UUID; anything else is the same 400."""
+    values = request.headers.getlist(TENANT_HEADER)
+    if len(values) == 1:
+        try:
+            return uuid.UUID(values[0].strip())
+        except ValueError:
+            pass
+    raise MalformedRequest(
+        "Send exactly one X-Tenant-ID header with a tenant id.", code="tenant_header_required"
+    )
+
+
+async def current_principal(request: Request, container: ContainerDep) -> Principal:
+    principal, _ = await container.authenticator.authenticate(bearer_token(request))
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    principal: Principal
+    access: TenantAccess
+
+    @property
+    def tenant_id(self) -> uuid.UUID:
+        return self.access.tenant_id
+
+
+async def tenant_context(request: Request, container: ContainerDep) -> TenantContext:
+    token = bearer_token(request)
+    tenant_id = tenant_header(request)
+    principal, access = await container.authenticator.authenticate(token, tenant_id=tenant_id)
+    assert access is not None
+    return TenantContext(principal, access)
+
+
+TenantDep = Annotated[TenantContext, Depends(tenant_context)]
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]

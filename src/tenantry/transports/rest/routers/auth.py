@@ -1,0 +1,92 @@
+"""The user pool (SPEC §4): thin handlers over the identity flows."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from tenantry.domain.identity.deps import TokenPair
+from tenantry.transports.rest.deps import ClientDep, ContainerDep, PrincipalDep
+from tenantry.transports.rest.schemas import (
+    Accepted,
+    ChangePasswordRequest,
+    ConfirmRequest,
+    EmailRequest,
+    ForgotPasswordRequest,
+    LoginRequest,
+    RefreshRequest,
+    ResetPasswordRequest,
+    SignUpRequest,
+    TokenResponse,
+)
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+CONFIRMATION_REQUIRED = Accepted(status="confirmation_required")
+
+
+def _tokens(pair: TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@router.post("/signup", status_code=status.HTTP_202_ACCEPTED)
+async def sign_up(body: SignUpRequest, container: ContainerDep) -> Accepted:
+    await container.signup.sign_up(email=body.email, password=body.password, name=body.name)
+    return CONFIRMATION_REQUIRED
+
+
+@router.post("/email-code", status_code=status.HTTP_202_ACCEPTED)
+async def email_code(body: EmailRequest, container: ContainerDep) -> Accepted:
+    await container.signup.request_email_code(email=body.email)
+    return Accepted(status="code_sent")
+
+
+@router.post("/confirm")
+async def confirm(
+    body: ConfirmRequest, container: ContainerDep, client: ClientDep
+) -> TokenResponse:
+    pair = await container.signup.confirm(
+        email=body.email, code=body.code, password=body.password, client=client
+    )
+    return _tokens(pair)
+
+
+@router.post("/login")
+async def login(body: LoginRequest, container: ContainerDep, client: ClientDep) -> TokenResponse:
+    pair = await container.login.login(email=body.email, password=body.password, client=client)
+    return _tokens(pair)
+
+
+@router.post("/refresh")
+async def refresh(body: RefreshRequest, container: ContainerDep) -> TokenResponse:
+    return _tokens(await container.login.refresh(refresh_token=body.refresh_token))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, container: ContainerDep) -> Response:
+    await container.login.logout(refresh_token=body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED)
+async def forgot_password(body: ForgotPasswordRequest, container: ContainerDep) -> Accepted:
+    await container.recovery.forgot_password(email=body.email)
+    return Accepted(status="code_sent")
+
+
+@router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
+async def reset_password(body: ResetPasswordRequest, container: ContainerDep) -> Response:
+    await container.recovery.reset_password(
+        email=body.email, code=body.code, password=body.password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/password/change", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: ChangePasswordRequest, container: ContainerDep, principal: PrincipalDep
+) -> Response:
+    await container.recovery.change_password(
+        principal=principal, current_password=body.current_password, password=body.password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,54 @@
+"""The signed-in user (SPEC §6 `/v1/me`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tenantry.domain.accounts.users import get_profile, update_profile
+from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
+from tenantry.transports.rest.schemas import MembershipRead, MeRead, MeUpdate
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+
+
+async def _read(container: ContainerDep, principal: PrincipalDep) -> MeRead:
+    async with container.db.read() as session:
+        profile = await get_profile(session, user_id=principal.user_id)
+    memberships = [
+        MembershipRead(
+            tenant_id=m.tenant_id,
+            tenant_name=m.tenant_name,
+            tenant_kind=m.tenant_kind,
+            tenant_status=m.tenant_status,
+            role=m.role,
+            plan=m.plan,
+        )
+        for m in profile.memberships
+    ]
+    return MeRead(
+        id=profile.id,
+        email=profile.email,
+        name=profile.name,
+        email_verified=profile.email_verified,
+        default_tenant_id=profile.default_tenant_id,
+        created_at=profile.created_at,
+        memberships=memberships,
+    )
+
+
+@router.get("")
+async def read_me(container: ContainerDep, principal: PrincipalDep) -> MeRead:
+    return await _read(container, principal)
+
+
+@router.patch("")
+async def update_me(body: MeUpdate, container: ContainerDep, principal: PrincipalDep) -> MeRead:
+    async with container.db.transaction() as session:
+        await update_profile(
+            session,
+            user_id=principal.user_id,
+            now=container.clock.now(),
+            name=body.name,
+            default_tenant_id=body.default_tenant_id,
+        )
+    return await _read(container, principal)

@@ -1,0 +1,51 @@
+"""The caller's tenants (SPEC §6 `/v1/tenants`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from tenantry.domain.accounts.tenants import create_organization
+from tenantry.domain.accounts.users import list_memberships
+from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
+from tenantry.transports.rest.schemas import Page, TenantCreate, TenantSummary
+
+router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_tenant(
+    body: TenantCreate, container: ContainerDep, principal: PrincipalDep
+) -> TenantSummary:
+    async with container.db.transaction() as session:
+        tenant = await create_organization(
+            session,
+            owner_id=principal.user_id,
+            name=body.name.strip() or body.name,
+            now=container.clock.now(),
+        )
+    return TenantSummary(
+        id=tenant.id,
+        name=tenant.name,
+        kind=tenant.kind,
+        status=tenant.status,
+        plan=tenant.plan,
+        role="owner",
+    )
+
+
+@router.get("")
+async def list_tenants(container: ContainerDep, principal: PrincipalDep) -> Page[TenantSummary]:
+    async with container.db.read() as session:
+        memberships = await list_memberships(session, user_id=principal.user_id)
+    items = [
+        TenantSummary(
+            id=m.tenant_id,
+            name=m.tenant_name,
+            kind=m.tenant_kind,
+            status=m.tenant_status,
+            plan=m.plan,
+            role=m.role,
+        )
+        for m in memberships
+    ]
+    return Page[TenantSummary](items=items, next_cursor=None)

@@ -1,0 +1,61 @@
+"""Test databases: a migrated SQLite template copied per test, and a migrated PostgreSQL
+database truncated between tests."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tenantry.storage.database import async_url
+from tenantry.storage.migrate import upgrade_async
+from tenantry.storage.models import Base
+
+
+class SqliteDatabases:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._template = root / "template.db"
+
+    async def prepare(self) -> None:
+        await upgrade_async(f"sqlite:///{self._template}")
+
+    def fresh(self) -> str:
+        path = self._root / f"{uuid.uuid4().hex}.db"
+        shutil.copyfile(self._template, path)
+        return f"sqlite:///{path}"
+
+
+class PostgresDatabases:
+    def __init__(self, server_url: str) -> None:
+        self._server_url = server_url
+        self.name = f"tenantry_test_{uuid.uuid4().hex[:12]}"
+        self.url = (
+            make_url(server_url).set(database=self.name).render_as_string(hide_password=False)
+        )
+
+    async def _admin(self, statement: str) -> None:
+        engine = create_async_engine(async_url(self._server_url), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+        await engine.dispose()
+
+    async def prepare(self) -> None:
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        await upgrade_async(self.url)
+
+    async def truncate(self) -> None:
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        engine = create_async_engine(async_url(self.url))
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+        await engine.dispose()
+
+    def fresh(self) -> str:
+        return self.url
+
+    async def drop(self) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -1,0 +1,89 @@
+"""A real SMTP server (aiosmtpd) in the test process that keeps what it receives."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from tests.support.net import free_port
+
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self._messages: list[ReceivedMail] = []
+        self._lock = threading.Lock()
+        self.refuse = False
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse:
+            return "451 try again later"
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        text = message.get_body(("plain",))
+        html = message.get_body(("html",))
+        with self._lock:
+            for recipient in envelope.rcpt_tos:
+                self._messages.append(
+                    ReceivedMail(
+                        to=recipient.lower(),
+                        subject=str(message["Subject"]),
+                        text=text.get_content() if text else "",
+                        html=html.get_content() if html else "",
+                    )
+                )
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+
+    def messages(self, to: str | None = None) -> list[ReceivedMail]:
+        with self._lock:
+            return [m for m in self._messages if to is None or m.to == to.lower()]
+
+    async def wait_for(self, to: str, *, count: int = 1, within: float = 10.0) -> ReceivedMail:
+        """The `count`-th message to `to`, waiting for it to arrive."""
+        deadline = asyncio.get_running_loop().time() + within
+        while asyncio.get_running_loop().time() < deadline:
+            found = self.messages(to)
+            if len(found) >= count:
+                return found[count - 1]
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no mail #{count} to {to} within {within}s")
+
+    async def code_for(self, to: str, *, count: int = 1) -> str:
+        mail = await self.wait_for(to, count=count)
+        match = CODE.search(mail.text)
+        assert match, mail.text
+        return match.group(1)
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.mailbox = Mailbox()
+        self.port = free_port()
+        self._controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> str:
+        self._controller.start()
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._controller.stop()
