@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
+import httpx
 import structlog
 
 from tenantry.clock import Clock
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
 from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.federation import FederatedTokens
 from tenantry.domain.identity.keys import KeyRing
 from tenantry.domain.identity.login import LoginFlow
 from tenantry.domain.identity.masterkey import SecretBox, derive_key, load_or_create_master_key
@@ -92,7 +94,11 @@ class Container:
         self.signup = SignUpFlow(identity)
         self.login = LoginFlow(identity)
         self.recovery = RecoveryFlow(identity)
-        self.authenticator = Authenticator(db=self.db, tokens=self.tokens, clock=self.clock)
+        self.http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
+        federated = FederatedTokens(
+            issuers=settings.trusted_issuers, http=self.http, clock=self.clock
+        )
+        self.authenticator = Authenticator(deps=identity, federated=federated)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _mail_sender(self) -> MailSender:
@@ -126,4 +132,5 @@ class Container:
                 await task
         self._tasks = []
         self.passwords.close()
+        await self.http.aclose()
         await self.db.dispose()

@@ -1,14 +1,17 @@
-"""Authenticating a request: the access token's signature and claims, then one read that checks
-the user, the session and, for tenant-scoped routes, the membership and tenant status."""
+"""Authenticating a request: the access token (ours, or one from a trusted issuer), then one read
+that checks the user, the session and, for tenant-scoped routes, the membership and tenant."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
+import jwt
 from sqlalchemy import and_, select
 
 from tenantry.clock import Clock
+from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.federation import FederatedTokens, resolve_external_user
 from tenantry.domain.identity.tokens import AccessTokens
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
@@ -18,7 +21,7 @@ from tenantry.storage.models import Membership, Session, Tenant, User
 @dataclass(frozen=True)
 class Principal:
     user_id: uuid.UUID
-    session_id: uuid.UUID
+    session_id: uuid.UUID | None  # None for tokens from a trusted external issuer
     email: str
     is_platform_admin: bool
 
@@ -27,6 +30,14 @@ class Principal:
 class TenantAccess:
     tenant_id: uuid.UUID
     role: str
+
+
+@dataclass(frozen=True)
+class _Identity:
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None
+    email: str
+    issued_at: int
 
 
 def tenant_access_denied() -> PermissionDenied:
@@ -38,45 +49,49 @@ def _revoked() -> Unauthenticated:
 
 
 class Authenticator:
-    def __init__(self, *, db: Database, tokens: AccessTokens, clock: Clock) -> None:
-        self._db = db
-        self._tokens = tokens
-        self._clock = clock
+    def __init__(self, *, deps: IdentityDeps, federated: FederatedTokens) -> None:
+        self._deps = deps
+        self._db: Database = deps.db
+        self._tokens: AccessTokens = deps.tokens
+        self._clock: Clock = deps.clock
+        self._federated = federated
 
     async def authenticate(
         self, token: str, *, tenant_id: uuid.UUID | None = None
     ) -> tuple[Principal, TenantAccess | None]:
-        claims = await self._tokens.verify(token)
-        columns = [
-            User.tokens_valid_after,
-            User.disabled_at,
-            User.is_platform_admin,
-            Session.revoked_at,
-            Session.expires_at,
-        ]
+        identity = await self._identify(token)
         statement = (
-            select(*columns, Membership.role, Tenant.status)
+            select(
+                User.tokens_valid_after,
+                User.disabled_at,
+                User.is_platform_admin,
+                Session.revoked_at,
+                Session.expires_at,
+                Membership.role,
+                Tenant.status,
+            )
             .select_from(User)
-            .join(Session, and_(Session.user_id == User.id, Session.id == claims.session_id))
+            .outerjoin(Session, and_(Session.user_id == User.id, Session.id == identity.session_id))
             .outerjoin(
                 Membership, and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id)
             )
             .outerjoin(Tenant, Tenant.id == Membership.tenant_id)
-            .where(User.id == claims.user_id)
+            .where(User.id == identity.user_id)
         )
         async with self._db.read() as session:
             row = (await session.execute(statement)).one_or_none()
-        if row is None:
+        if row is None or row.disabled_at is not None:
             raise _revoked()
-        if (
-            row.disabled_at is not None
+        if identity.session_id is not None and (
+            row.expires_at is None
             or row.revoked_at is not None
             or row.expires_at <= self._clock.now()
-            or claims.issued_at < int(row.tokens_valid_after.timestamp())
         ):
             raise _revoked()
+        if identity.issued_at < int(row.tokens_valid_after.timestamp()):
+            raise _revoked()
         principal = Principal(
-            claims.user_id, claims.session_id, claims.email, row.is_platform_admin
+            identity.user_id, identity.session_id, identity.email, row.is_platform_admin
         )
         if tenant_id is None:
             return principal, None
@@ -85,3 +100,20 @@ class Authenticator:
         if row.status != "active":
             raise PermissionDenied("This tenant is disabled.", code="tenant_disabled")
         return principal, TenantAccess(tenant_id, row.role)
+
+    async def _identify(self, token: str) -> _Identity:
+        issuer = None if self._tokens.is_known(token) else _unverified_issuer(token)
+        if issuer != self._tokens.issuer and self._federated.trusts(issuer):
+            assert isinstance(issuer, str)
+            external = await self._federated.verify(token, issuer=issuer)
+            user_id = await resolve_external_user(self._deps, external)
+            return _Identity(user_id, None, external.email or "", external.issued_at)
+        claims = await self._tokens.verify(token)
+        return _Identity(claims.user_id, claims.session_id, claims.email, claims.issued_at)
+
+
+def _unverified_issuer(token: str) -> object:
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None

@@ -55,7 +55,7 @@ class AccessTokens:
     def __init__(self, *, keys: KeyRing, clock: Clock, issuer: str, ttl: int) -> None:
         self._keys = keys
         self._clock = clock
-        self._issuer = issuer
+        self.issuer = issuer
         self.ttl = ttl
         self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
@@ -63,7 +63,7 @@ class AccessTokens:
         key = self._keys.current()
         now = int(self._clock.now().timestamp())
         claims: dict[str, Any] = {
-            "iss": self._issuer,
+            "iss": self.issuer,
             "sub": str(subject.user_id),
             "aud": AUDIENCE,
             "iat": now,
@@ -76,6 +76,10 @@ class AccessTokens:
         }
         headers = {"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
         return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers=headers)
+
+    def is_known(self, token: str) -> bool:
+        """Whether `token` was verified before (cheap; no parsing)."""
+        return token in self._verified
 
     async def verify(self, token: str) -> AccessClaims:
         """The token's claims, or `Unauthenticated` for anything not signed and shaped by us."""
@@ -115,7 +119,7 @@ class AccessTokens:
                 public_key,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,
-                issuer=self._issuer,
+                issuer=self.issuer,
                 options={
                     "require": REQUIRED_CLAIMS,
                     "verify_exp": False,
