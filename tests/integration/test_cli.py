@@ -1,0 +1,93 @@
+"""The `tenantry` command, run as a real process against both databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from tenantry.bootstrap import Container
+from tenantry.settings import Settings
+from tenantry.storage.models import Membership, SigningKey, User
+from tests.support.server import settings_environment
+
+pytestmark = pytest.mark.integration
+
+
+def tenantry(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **settings_environment(settings)}
+    return subprocess.run(
+        [sys.executable, "-m", "tenantry", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_db_upgrade_is_idempotent(settings: Settings) -> None:
+    for _ in range(2):
+        result = tenantry(settings, "db", "upgrade")
+        assert result.returncode == 0, result.stderr
+        assert "up to date" in result.stdout
+
+
+async def test_admin_create_makes_a_confirmed_admin_with_a_workspace(
+    settings: Settings, container: Container
+) -> None:
+    created = tenantry(
+        settings,
+        "admin",
+        "create",
+        "--email",
+        "Op@Example.com",
+        "--password",
+        "operator password 1",
+    )
+    again = tenantry(
+        settings,
+        "admin",
+        "create",
+        "--email",
+        "op@example.com",
+        "--password",
+        "operator password 2",
+    )
+    assert created.returncode == 0, created.stderr
+    assert again.returncode == 0, again.stderr
+    async with container.db.read() as session:
+        users = list(await session.scalars(select(User)))
+        roles = list(await session.scalars(select(Membership.role)))
+    assert len(users) == 1
+    assert (users[0].is_platform_admin, users[0].email_verified) == (True, True)
+    assert roles == ["owner"]
+    assert await container.passwords.verify(users[0].password_hash, "operator password 2")
+
+
+async def test_admin_create_refuses_a_weak_password(settings: Settings) -> None:
+    result = tenantry(
+        settings, "admin", "create", "--email", "op@example.com", "--password", "short"
+    )
+    assert result.returncode == 1
+    assert "weak_password" in result.stderr
+
+
+async def test_keys_rotate_keeps_the_old_key_published(
+    settings: Settings, container: Container
+) -> None:
+    before = container.keys.current().kid
+    result = tenantry(settings, "keys", "rotate")
+    assert result.returncode == 0, result.stderr
+    await container.keys.reload()
+    assert container.keys.current().kid != before
+    published = {key["kid"] for key in container.keys.jwks()["keys"]}
+    assert {before, container.keys.current().kid} <= published
+    async with container.db.read() as session:
+        retired = await session.scalar(
+            select(SigningKey.retired_at).where(SigningKey.kid == before)
+        )
+    assert retired is not None
