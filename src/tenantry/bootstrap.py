@@ -10,6 +10,7 @@ import httpx
 import structlog
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.users import ProfileReader
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
 from tenantry.domain.identity.deps import IdentityDeps
@@ -99,6 +100,7 @@ class Container:
             issuers=settings.trusted_issuers, http=self.http, clock=self.clock
         )
         self.authenticator = Authenticator(deps=identity, federated=federated)
+        self.profiles = ProfileReader(self.db)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _mail_sender(self) -> MailSender:
@@ -109,6 +111,7 @@ class Container:
     async def start(self, *, migrate: bool = True, workers: bool = True) -> None:
         if migrate:
             await upgrade_async(self.settings.effective_database_url)
+        await self.db.epoch.start()
         await self.keys.ensure_current()
         if workers:
             self._tasks = [
@@ -133,4 +136,5 @@ class Container:
         self._tasks = []
         self.passwords.close()
         await self.http.aclose()
+        await self.db.epoch.stop()
         await self.db.dispose()

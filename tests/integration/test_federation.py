@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import jwt
@@ -86,7 +87,7 @@ async def test_an_existing_account_is_linked_only_on_a_verified_email(
     ],
 )
 async def test_bad_external_tokens_are_refused(
-    federated: tuple[Container, httpx.AsyncClient], idp: ExternalIssuer, claims: dict[str, object]
+    federated: tuple[Container, httpx.AsyncClient], idp: ExternalIssuer, claims: dict[str, Any]
 ) -> None:
     _container, client = federated
     response = await client.get("/v1/me", headers=bearer(idp.token(**claims)))

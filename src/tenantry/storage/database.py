@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -16,7 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-AFTER_COMMIT = "after_commit"
+from tenantry.storage.epoch import ACCESS_EPOCH, AccessEpoch, FileEpoch, PostgresEpoch
+from tenantry.storage.hooks import run_after_commit
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -63,6 +65,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
+        self.epoch = _access_epoch(self.url)
         options: dict[str, Any] = {}
         if self.dialect == "postgresql":
             options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
@@ -77,9 +80,9 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commits on success, rolls back on any error."""
         async with self._writer() as session, session.begin():
+            session.info[ACCESS_EPOCH] = self.epoch
             yield session
-        for hook in session.info.get(AFTER_COMMIT, ()):
-            hook()
+        run_after_commit(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -94,8 +97,11 @@ class Database:
         await self.engine.dispose()
 
 
-def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
-    """Run `hook` once the current unit of work has committed (never if it rolls back)."""
-    hooks: list[Callable[[], None]] = session.info.setdefault(AFTER_COMMIT, [])
-    if hook not in hooks:
-        hooks.append(hook)
+def _access_epoch(url: URL) -> AccessEpoch:
+    if url.get_backend_name() == "postgresql":
+        plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PostgresEpoch(plain)
+    database = url.database or ""
+    if not database or database == ":memory:":
+        raise ValueError("Tenantry needs a SQLite file, not an in-memory database")
+    return FileEpoch(Path(f"{database}.epoch"))

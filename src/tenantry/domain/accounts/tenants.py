@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.onboarding import DEFAULT_PLAN
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant
 
 
@@ -60,4 +61,5 @@ async def create_organization(
         ],
         now=now,
     )
+    await bump_access_epoch(session)
     return tenant

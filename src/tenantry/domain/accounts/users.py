@@ -9,8 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.caching import EpochCache
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.errors import PermissionDenied, Unauthenticated
+from tenantry.storage.database import Database
+from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant, User
 
 
@@ -52,6 +55,23 @@ async def list_memberships(session: AsyncSession, *, user_id: uuid.UUID) -> list
         .order_by(Membership.created_at, Tenant.id)
     )
     return [MembershipView(*row) for row in rows]
+
+
+class ProfileReader:
+    """`get_profile` behind an access-epoch cache: profile writes bump the epoch."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: EpochCache[uuid.UUID, Profile] = EpochCache()
+
+    async def get(self, user_id: uuid.UUID) -> Profile:
+        epoch = self._db.epoch.current()
+        profile = self._cache.get(user_id, epoch=epoch)
+        if profile is None:
+            async with self._db.read() as session:
+                profile = await get_profile(session, user_id=user_id)
+            self._cache.put(user_id, profile, epoch=epoch)
+        return profile
 
 
 async def get_profile(session: AsyncSession, *, user_id: uuid.UUID) -> Profile:
@@ -98,3 +118,4 @@ async def update_profile(
     changed = {"name": name, "default_tenant_id": default_tenant_id}
     data = {key: str(value) for key, value in changed.items() if value is not None}
     await record_events(session, [Event("user.updated", None, user_id, data)], now=now)
+    await bump_access_epoch(session)

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import jwt
-from sqlalchemy import and_, select
+from sqlalchemy import Row, and_, select
 
 from tenantry.clock import Clock
+from tenantry.domain.caching import EpochCache
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.federation import FederatedTokens, resolve_external_user
 from tenantry.domain.identity.tokens import AccessTokens
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.models import Membership, Session, Tenant, User
+
+# user valid-after, disabled, admin; session revoked, expires; membership role; tenant status
+_AccessRow = Row[datetime, datetime | None, bool, datetime | None, datetime, str, str]
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,24 @@ class Authenticator:
         self._tokens: AccessTokens = deps.tokens
         self._clock: Clock = deps.clock
         self._federated = federated
+        self._decisions: EpochCache[
+            tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None], _AccessRow | None
+        ] = EpochCache()
 
     async def authenticate(
         self, token: str, *, tenant_id: uuid.UUID | None = None
     ) -> tuple[Principal, TenantAccess | None]:
         identity = await self._identify(token)
+        key = (identity.user_id, identity.session_id, tenant_id)
+        epoch = self._db.epoch.current()
+        row = self._decisions.get(key, epoch=epoch)
+        if row is None:
+            row = await self._load(identity, tenant_id)
+            if _is_grant(row, tenant_id):
+                self._decisions.put(key, row, epoch=epoch)
+        return self._decide(identity, tenant_id, row)
+
+    async def _load(self, identity: _Identity, tenant_id: uuid.UUID | None) -> _AccessRow | None:
         statement = (
             select(
                 User.tokens_valid_after,
@@ -79,7 +97,11 @@ class Authenticator:
             .where(User.id == identity.user_id)
         )
         async with self._db.read() as session:
-            row = (await session.execute(statement)).one_or_none()
+            return (await session.execute(statement)).one_or_none()
+
+    def _decide(
+        self, identity: _Identity, tenant_id: uuid.UUID | None, row: _AccessRow | None
+    ) -> tuple[Principal, TenantAccess | None]:
         if row is None or row.disabled_at is not None:
             raise _revoked()
         if identity.session_id is not None and (
@@ -110,6 +132,13 @@ class Authenticator:
             return _Identity(user_id, None, external.email or "", external.issued_at)
         claims = await self._tokens.verify(token)
         return _Identity(claims.user_id, claims.session_id, claims.email, claims.issued_at)
+
+
+def _is_grant(row: _AccessRow | None, tenant_id: uuid.UUID | None) -> bool:
+    """Only grants are cached: revocations bump the epoch, new grants need no bump."""
+    if row is None or row.disabled_at is not None or row.revoked_at is not None:
+        return False
+    return tenant_id is None or (row.role is not None and row.status == "active")
 
 
 def _unverified_issuer(token: str) -> object:

@@ -9,7 +9,7 @@ from tenantry.domain.identity.sessions import (
     rotate,
     session_for_refresh_token,
 )
-from tenantry.domain.identity.throttle import clear_failures, ensure_not_locked, record_failure
+from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.models import User
 
@@ -24,26 +24,26 @@ class LoginFlow:
 
     async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Unknown email and wrong password fail alike, after the same Argon2 work; the
-        unconfirmed state is told only to someone who knows the password."""
+        unconfirmed state is told only to someone who knows the password. The attempt is
+        counted before the password is checked, so parallel guesses cannot slip past the
+        lockout; a correct password clears the count."""
         key = email_key(email)
-        async with self._d.db.read() as session:
-            had_failures = await ensure_not_locked(
+        async with self._d.db.transaction() as session:
+            await reserve_attempt(
                 session, policy=self._d.lockout, email_key=key, now=self._d.clock.now()
             )
             user = await self._d.user_by_email(session, email)
         matched = await self._d.passwords.verify(user.password_hash if user else None, password)
         if not matched or user is None or user.disabled_at is not None:
-            async with self._d.db.transaction() as session:
-                await record_failure(
-                    session, policy=self._d.lockout, email_key=key, now=self._d.clock.now()
-                )
             raise invalid_credentials()
-        if not user.email_verified:
-            raise PermissionDenied("Confirm your email address first.", code="email_not_confirmed")
+        pair: TokenPair | None = None
         async with self._d.db.transaction() as session:
-            if had_failures:
-                await clear_failures(session, email_key=key)
-            return await self._d.sign_in(session, user=user, client=client)
+            await clear_failures(session, email_key=key)
+            if user.email_verified:
+                pair = await self._d.sign_in(session, user=user, client=client)
+        if pair is None:
+            raise PermissionDenied("Confirm your email address first.", code="email_not_confirmed")
+        return pair
 
     async def refresh(self, *, refresh_token: str) -> TokenPair:
         pair: TokenPair | None = None

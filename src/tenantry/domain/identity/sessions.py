@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.identity.secrets import new_token
+from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import RefreshToken, Session
 
 REFRESH_TOKEN_PREFIX = "rt"  # noqa: S105 (a prefix, not a secret)
@@ -126,3 +127,4 @@ async def revoke_sessions(
     if keep is not None:
         statement = statement.where(Session.id != keep)
     await db_session.execute(statement)
+    await bump_access_epoch(db_session)

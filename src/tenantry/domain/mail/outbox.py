@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
-from tenantry.storage.database import after_commit
+from tenantry.storage.hooks import after_commit
 from tenantry.storage.models import MailMessage
 
 _templates = Environment(

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
+from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import User
 from tenantry.storage.upsert import insert_on_conflict
 
@@ -46,4 +47,5 @@ async def ensure_platform_admin(deps: IdentityDeps, *, email: str, password: str
             .where(User.id == user.id)
             .values(is_platform_admin=True, password_hash=password_hash, updated_at=now)
         )
+        await bump_access_epoch(session)
         return user.id

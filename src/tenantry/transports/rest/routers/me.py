@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tenantry.domain.accounts.users import get_profile, update_profile
+from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
 from tenantry.transports.rest.schemas import MembershipRead, MeRead, MeUpdate
 
@@ -12,8 +12,7 @@ router = APIRouter(prefix="/v1/me", tags=["me"])
 
 
 async def _read(container: ContainerDep, principal: PrincipalDep) -> MeRead:
-    async with container.db.read() as session:
-        profile = await get_profile(session, user_id=principal.user_id)
+    profile = await container.profiles.get(principal.user_id)
     memberships = [
         MembershipRead(
             tenant_id=m.tenant_id,
