@@ -33,7 +33,7 @@ class ExternalIssuer:
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 issuer.requests += 1
                 jwk = json.loads(RSAAlgorithm.to_jwk(issuer.key.public_key()))
                 body = json.dumps({"keys": [{**jwk, "kid": issuer.kid, "alg": "RS256"}]})
