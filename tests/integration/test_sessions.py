@@ -372,3 +372,21 @@ async def test_password_change_requires_a_live_access_token(
     revoked = await _change(client, account.access_token, account.password)
     assert_unauthenticated(revoked)
     await _login(client, account.email, account.password)
+
+
+async def test_wrong_current_passwords_count_toward_the_lockout(
+    client: httpx.AsyncClient, mailbox: Mailbox
+) -> None:
+    account = await register(client, mailbox, "locked@example.com")
+    body = {"current_password": "not my password at all", "password": "brand new password 1"}
+    statuses = await asyncio.gather(
+        *(
+            client.post("/v1/auth/password/change", headers=bearer(account.access_token), json=body)
+            for _ in range(12)
+        )
+    )
+    assert sorted(response.status_code for response in statuses) == [403] * 10 + [429] * 2
+    login = await client.post(
+        "/v1/auth/login", json={"email": account.email, "password": account.password}
+    )
+    assert login.status_code == 429

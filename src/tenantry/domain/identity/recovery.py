@@ -11,7 +11,7 @@ from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import revoke_sessions
 from tenantry.domain.identity.signup import invalid_code
-from tenantry.domain.identity.throttle import ensure_not_locked, record_failure
+from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.models import User
 
@@ -79,27 +79,22 @@ class RecoveryFlow:
     async def change_password(
         self, *, principal: Principal, current_password: str, password: str
     ) -> None:
-        """Replace the password; every other session ends, the caller's stays."""
-        async with self._d.db.read() as session:
+        """Replace the password; every other session ends, the caller's stays. Wrong current
+        passwords count toward the login lockout, reserved before the check like logins."""
+        async with self._d.db.transaction() as session:
             user = await session.get(User, principal.user_id)
             if user is None:
                 raise Unauthenticated("The access token is revoked.", code="token_revoked")
-            await ensure_not_locked(
+            await reserve_attempt(
                 session, policy=self._d.lockout, email_key=user.email_key, now=self._d.clock.now()
             )
         if not await self._d.passwords.verify(user.password_hash, current_password):
-            async with self._d.db.transaction() as session:
-                await record_failure(
-                    session,
-                    policy=self._d.lockout,
-                    email_key=user.email_key,
-                    now=self._d.clock.now(),
-                )
             raise PermissionDenied("The current password is wrong.", code="invalid_credentials")
         check_password_policy(password, email=user.email)
         new_hash = await self._d.passwords.hash(password)
         async with self._d.db.transaction() as session:
             now = self._d.clock.now()
+            await clear_failures(session, email_key=user.email_key)
             await session.execute(
                 update(User)
                 .where(User.id == user.id)

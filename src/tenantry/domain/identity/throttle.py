@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, literal, select
+from sqlalchemy import case, delete, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.errors import Throttled
@@ -22,36 +22,6 @@ from tenantry.storage.upsert import insert_on_conflict
 class LockoutPolicy:
     max_failures: int
     window: timedelta
-
-
-async def ensure_not_locked(
-    session: AsyncSession, *, policy: LockoutPolicy, email_key: str, now: datetime
-) -> bool:
-    """Raise `Throttled` while the account is locked; True if failures are on record."""
-    row = (
-        await session.execute(
-            select(LoginThrottle.failures, LoginThrottle.window_started_at).where(
-                LoginThrottle.email_key == email_key
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return False
-    failures, started = row
-    window_ends = started + policy.window
-    if failures >= policy.max_failures and window_ends > now:
-        raise Throttled(
-            "Too many failed sign-in attempts. Try again later.",
-            retry_after=int((window_ends - now).total_seconds()) + 1,
-            code="too_many_attempts",
-        )
-    return True
-
-
-async def record_failure(
-    session: AsyncSession, *, policy: LockoutPolicy, email_key: str, now: datetime
-) -> None:
-    await session.execute(_count_failure(session, policy=policy, email_key=email_key, now=now))
 
 
 async def reserve_attempt(

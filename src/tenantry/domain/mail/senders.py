@@ -12,6 +12,7 @@ import structlog
 from tenantry.errors import InvalidInput
 
 log = structlog.get_logger("tenantry.mail")
+SEND_TIMEOUT_SECONDS = 10.0
 
 
 class MailSender(Protocol):
@@ -30,7 +31,7 @@ class LogSender:
 class SmtpSender:
     """Sends through `smtp://host:port` (STARTTLS when offered) or `smtps://user:pass@host:port`."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise InvalidInput("TENANTRY_SMTP_URL must be smtp://host:port or smtps://...")

@@ -14,14 +14,15 @@ from sqlalchemy import and_, or_, select, update
 
 from tenantry.clock import Clock
 from tenantry.domain.mail.outbox import MailOutbox
-from tenantry.domain.mail.senders import MailSender
+from tenantry.domain.mail.senders import SEND_TIMEOUT_SECONDS, MailSender
 from tenantry.storage.database import Database
 from tenantry.storage.models import MailMessage
 
 log = structlog.get_logger("tenantry.mail")
 
-LEASE = timedelta(seconds=60)
-BATCH = 20
+BATCH = 10
+# A claimed batch must be sent before its lease ends, or another worker sends it again.
+LEASE = timedelta(seconds=BATCH * SEND_TIMEOUT_SECONDS + 60)
 IDLE_POLL_SECONDS = 2.0
 MAX_BACKOFF = timedelta(minutes=30)
 
