@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
-from tenantry.domain.identity.codes import CodePolicy
+from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.identity.codes import CodePolicy, issue_code
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.sessions import ClientInfo, start_session
@@ -20,6 +21,7 @@ from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.faults import Faults
 from tenantry.storage.database import Database
 from tenantry.storage.models import User
+from tenantry.storage.upsert import insert_on_conflict
 
 
 def email_key(email: str) -> str:
@@ -50,6 +52,57 @@ class IdentityDeps:
 
     async def user_by_email(self, session: AsyncSession, email: str) -> User | None:
         return await session.scalar(select(User).where(User.email_key == email_key(email)))
+
+    async def ensure_user(self, session: AsyncSession, *, email: str, name: str = "") -> User:
+        """The account for `email`, created unconfirmed if new. Raced creations meet on the
+        unique email key: one insert wins, the others find its row."""
+        now = self.clock.now()
+        created = await session.scalar(
+            insert_on_conflict(session, User)
+            .values(
+                id=uuid.uuid4(),
+                email=email.strip(),
+                email_key=email_key(email),
+                name=name,
+                email_verified=False,
+                is_platform_admin=False,
+                tokens_valid_after=now,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[User.email_key])
+            .returning(User.id)
+        )
+        if created is not None:
+            event = Event("user.created", None, created, {"user_id": str(created)})
+            await record_events(session, [event], now=now)
+        user = await self.user_by_email(session, email)
+        assert user is not None
+        return user
+
+    async def send_code(
+        self,
+        session: AsyncSession,
+        *,
+        user: User,
+        purpose: str,
+        template: str,
+        password_hash: str | None = None,
+    ) -> None:
+        """Issue a fresh code for `purpose` and queue the mail that carries it."""
+        code = await issue_code(
+            session,
+            hasher=self.secrets,
+            policy=self.codes,
+            email_key=user.email_key,
+            purpose=purpose,
+            now=self.clock.now(),
+            password_hash=password_hash,
+        )
+        minutes = int(self.codes.ttl.total_seconds() // 60)
+        self.mail.enqueue(
+            session, to=user.email, template=template, context={"code": code, "minutes": minutes}
+        )
 
     async def sign_in(self, session: AsyncSession, *, user: User, client: ClientInfo) -> TokenPair:
         """Open a session for `user` and issue its first token pair."""

@@ -12,14 +12,15 @@ from typing import Any
 import httpx
 import jwt
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.deps import IdentityDeps, email_key
+from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.tokens import KEY_BEARING_HEADERS
 from tenantry.errors import Unauthenticated
 from tenantry.settings import TrustedIssuer
-from tenantry.storage.models import ExternalIdentity, User
+from tenantry.storage.models import ExternalIdentity
 from tenantry.storage.upsert import insert_on_conflict
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
@@ -132,11 +133,7 @@ async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> u
     """The user linked to (issuer, subject), linking or creating one on first sight. An
     existing local account is linked only when the issuer vouches for the email."""
     async with deps.db.read() as session:
-        linked = await session.scalar(
-            select(ExternalIdentity.user_id).where(
-                ExternalIdentity.issuer == claims.issuer, ExternalIdentity.subject == claims.subject
-            )
-        )
+        linked = await _linked_user(session, claims)
     if linked is not None:
         return linked
     if not claims.email:
@@ -145,25 +142,9 @@ async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> u
         )
     async with deps.db.transaction() as session:
         now = deps.clock.now()
-        created = await session.scalar(
-            insert_on_conflict(session, User)
-            .values(
-                id=uuid.uuid4(),
-                email=claims.email,
-                email_key=email_key(claims.email),
-                name="",
-                email_verified=False,
-                is_platform_admin=False,
-                tokens_valid_after=now,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[User.email_key])
-            .returning(User.id)
-        )
-        user = await deps.user_by_email(session, claims.email)
-        assert user is not None
-        if created is None and not claims.email_verified:
+        known = await deps.user_by_email(session, claims.email)
+        user = known or await deps.ensure_user(session, email=claims.email)
+        if known is not None and not claims.email_verified:
             raise Unauthenticated(
                 "This email belongs to another account.", code="external_email_conflict"
             )
@@ -174,10 +155,14 @@ async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> u
             .values(issuer=claims.issuer, subject=claims.subject, user_id=user.id, created_at=now)
             .on_conflict_do_nothing(index_elements=["issuer", "subject"])
         )
-        winner = await session.scalar(
-            select(ExternalIdentity.user_id).where(
-                ExternalIdentity.issuer == claims.issuer, ExternalIdentity.subject == claims.subject
-            )
-        )
+        winner = await _linked_user(session, claims)
     assert winner is not None
     return winner
+
+
+async def _linked_user(session: AsyncSession, claims: ExternalClaims) -> uuid.UUID | None:
+    return await session.scalar(
+        select(ExternalIdentity.user_id).where(
+            ExternalIdentity.issuer == claims.issuer, ExternalIdentity.subject == claims.subject
+        )
+    )

@@ -6,7 +6,7 @@ from sqlalchemy import update
 
 from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.codes import issue_code, use_code
+from tenantry.domain.identity.codes import use_code
 from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import revoke_sessions
@@ -28,20 +28,7 @@ class RecoveryFlow:
             user = await self._d.user_by_email(session, email)
             if user is None or user.disabled_at is not None:
                 return
-            code = await issue_code(
-                session,
-                hasher=self._d.secrets,
-                policy=self._d.codes,
-                email_key=user.email_key,
-                purpose=RESET,
-                now=self._d.clock.now(),
-            )
-            self._d.mail.enqueue(
-                session,
-                to=user.email,
-                template="reset_code",
-                context={"code": code, "minutes": int(self._d.codes.ttl.total_seconds() // 60)},
-            )
+            await self._d.send_code(session, user=user, purpose=RESET, template="reset_code")
 
     async def reset_password(self, *, email: str, code: str, password: str) -> None:
         """Set a new password and kill every session and every access token issued before.

@@ -3,21 +3,15 @@ whatever state the address is in, so the API cannot be used to find accounts."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.codes import issue_code, use_code
+from tenantry.domain.identity.codes import use_code
 from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.errors import MalformedRequest
 from tenantry.storage.models import User
-from tenantry.storage.upsert import insert_on_conflict
 
 CONFIRM = "confirm"
 
@@ -35,7 +29,7 @@ class SignUpFlow:
         check_password_policy(password, email=email)
         password_hash = await self._d.passwords.hash(password)
         async with self._d.db.transaction() as session:
-            user = await self._ensure_user(session, email=email, name=name or "")
+            user = await self._d.ensure_user(session, email=email, name=name or "")
             if user.email_verified:
                 self._d.mail.enqueue(
                     session,
@@ -53,13 +47,19 @@ class SignUpFlow:
                     updated_at=self._d.clock.now(),
                 )
             )
-            await self._mail_code(session, user=user, password_hash=password_hash)
+            await self._d.send_code(
+                session,
+                user=user,
+                purpose=CONFIRM,
+                template="confirm_code",
+                password_hash=password_hash,
+            )
 
     async def request_email_code(self, *, email: str) -> None:
         """Passwordless: mail a code that signs up a new address or signs in a known one."""
         async with self._d.db.transaction() as session:
-            user = await self._ensure_user(session, email=email, name="")
-            await self._mail_code(session, user=user, password_hash=None)
+            user = await self._d.ensure_user(session, email=email)
+            await self._d.send_code(session, user=user, purpose=CONFIRM, template="confirm_code")
 
     async def confirm(
         self, *, email: str, code: str, password: str | None, client: ClientInfo
@@ -96,52 +96,3 @@ class SignUpFlow:
         if pair is None:
             raise invalid_code()
         return pair
-
-    async def _ensure_user(self, session: AsyncSession, *, email: str, name: str) -> User:
-        """The account for `email`, created unconfirmed if new. Raced sign-ups meet on the
-        unique email key: one insert wins, the others find its row."""
-        now = self._d.clock.now()
-        user_id = uuid.uuid4()
-        inserted = await session.scalar(
-            insert_on_conflict(session, User)
-            .values(
-                id=user_id,
-                email=email.strip(),
-                email_key=email_key(email),
-                name=name,
-                email_verified=False,
-                is_platform_admin=False,
-                tokens_valid_after=now,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[User.email_key])
-            .returning(User.id)
-        )
-        if inserted is not None:
-            await record_events(
-                session, [Event("user.created", None, user_id, {"user_id": str(user_id)})], now=now
-            )
-        user = await self._d.user_by_email(session, email)
-        assert user is not None
-        return user
-
-    async def _mail_code(
-        self, session: AsyncSession, *, user: User, password_hash: str | None
-    ) -> None:
-        now: datetime = self._d.clock.now()
-        code = await issue_code(
-            session,
-            hasher=self._d.secrets,
-            policy=self._d.codes,
-            email_key=user.email_key,
-            purpose=CONFIRM,
-            now=now,
-            password_hash=password_hash,
-        )
-        self._d.mail.enqueue(
-            session,
-            to=user.email,
-            template="confirm_code",
-            context={"code": code, "minutes": int(self._d.codes.ttl.total_seconds() // 60)},
-        )

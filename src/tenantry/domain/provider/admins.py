@@ -7,11 +7,10 @@ import uuid
 from sqlalchemy import update
 
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.deps import IdentityDeps, email_key
+from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import User
-from tenantry.storage.upsert import insert_on_conflict
 
 
 async def ensure_platform_admin(deps: IdentityDeps, *, email: str, password: str) -> uuid.UUID:
@@ -21,23 +20,7 @@ async def ensure_platform_admin(deps: IdentityDeps, *, email: str, password: str
     password_hash = await deps.passwords.hash(password)
     async with deps.db.transaction() as session:
         now = deps.clock.now()
-        await session.execute(
-            insert_on_conflict(session, User)
-            .values(
-                id=uuid.uuid4(),
-                email=email.strip(),
-                email_key=email_key(email),
-                name="",
-                email_verified=False,
-                is_platform_admin=False,
-                tokens_valid_after=now,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[User.email_key])
-        )
-        user = await deps.user_by_email(session, email)
-        assert user is not None
+        user = await deps.ensure_user(session, email=email)
         if not user.email_verified:
             await activate_user(
                 session, user=user, password_hash=password_hash, now=now, faults=deps.faults

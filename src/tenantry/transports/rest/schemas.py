@@ -87,6 +87,8 @@ class TokenResponse(BaseModel):
 
 
 class MembershipRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     tenant_id: uuid.UUID
     tenant_name: str
     tenant_kind: str
@@ -96,6 +98,8 @@ class MembershipRead(BaseModel):
 
 
 class MeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     email: str
     name: str

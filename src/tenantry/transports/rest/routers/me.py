@@ -6,33 +6,13 @@ from fastapi import APIRouter
 
 from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
-from tenantry.transports.rest.schemas import MembershipRead, MeRead, MeUpdate
+from tenantry.transports.rest.schemas import MeRead, MeUpdate
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
 
 async def _read(container: ContainerDep, principal: PrincipalDep) -> MeRead:
-    profile = await container.profiles.get(principal.user_id)
-    memberships = [
-        MembershipRead(
-            tenant_id=m.tenant_id,
-            tenant_name=m.tenant_name,
-            tenant_kind=m.tenant_kind,
-            tenant_status=m.tenant_status,
-            role=m.role,
-            plan=m.plan,
-        )
-        for m in profile.memberships
-    ]
-    return MeRead(
-        id=profile.id,
-        email=profile.email,
-        name=profile.name,
-        email_verified=profile.email_verified,
-        default_tenant_id=profile.default_tenant_id,
-        created_at=profile.created_at,
-        memberships=memberships,
-    )
+    return MeRead.model_validate(await container.profiles.get(principal.user_id))
 
 
 @router.get("")
