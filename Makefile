@@ -31,7 +31,8 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: $(STAMP) ## run the benchmarks and print their tables
+bench: $(STAMP) ## run the benchmarks and print their tables (installs wrk if missing)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
 clean: ## remove the virtualenv and local data
