@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from tenantry.storage import sqlite_inline
 from tenantry.storage.epoch import ACCESS_EPOCH, AccessEpoch, FileEpoch, PostgresEpoch
 from tenantry.storage.hooks import run_after_commit
 
@@ -44,7 +46,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -69,6 +70,12 @@ class Database:
         options: dict[str, Any] = {}
         if self.dialect == "postgresql":
             options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+        else:
+            path = self.url.database or ""
+            options = {"async_creator": lambda: sqlite_inline.connect(path)}
+        # One write transaction at a time per process on SQLite: the file has one writer
+        # anyway, and waiting here (asyncio) beats SQLite's sleeping busy handler.
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self.engine = create_async_engine(self.url, **options)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
@@ -79,10 +86,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commits on success, rolls back on any error."""
-        async with self._writer() as session, session.begin():
+        async with self._write_turn(), self._writer() as session, session.begin():
             session.info[ACCESS_EPOCH] = self.epoch
             yield session
         run_after_commit(session)
+
+    def _write_turn(self) -> AbstractAsyncContextManager[object]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

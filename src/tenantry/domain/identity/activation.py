@@ -1,6 +1,7 @@
 """Activating an account: the first proof of email ownership confirms the user, replaces any
 password set before that proof (so a pre-registered attacker's password dies) and runs the
-onboarding transaction, exactly once even when raced."""
+onboarding transaction, exactly once even when raced. An unconfirmed account never had a
+session or a token (login refuses it), so there is nothing else to revoke."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tenantry.domain.accounts.onboarding import NewUser, create_personal_workspace
-from tenantry.domain.identity.sessions import revoke_sessions
 from tenantry.faults import Faults
 from tenantry.storage.models import User
 
@@ -27,16 +28,21 @@ async def activate_user(
     confirmed = await session.execute(
         update(User)
         .where(User.id == user.id, User.email_verified.is_(False))
-        .values(
-            email_verified=True, password_hash=password_hash, tokens_valid_after=now, updated_at=now
-        )
+        .values(email_verified=True, password_hash=password_hash, updated_at=now)
     )
     if confirmed.rowcount != 1:  # type: ignore[attr-defined]
         return False
     faults.checkpoint("onboarding.user")
-    await revoke_sessions(session, now=now, user_id=user.id)
-    await create_personal_workspace(
+    tenant_id = await create_personal_workspace(
         session, user=NewUser(user.id, user.email, user.name), now=now, faults=faults
     )
-    await session.refresh(user)
+    # Bring the loaded object up to date without another SELECT (the writes above are Core).
+    changes = {
+        "email_verified": True,
+        "password_hash": password_hash,
+        "default_tenant_id": tenant_id,
+        "updated_at": now,
+    }
+    for attribute, value in changes.items():
+        set_committed_value(user, attribute, value)
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,10 @@ from tenantry.faults import Faults
 from tenantry.storage.database import Database
 from tenantry.storage.models import User
 from tenantry.storage.upsert import insert_on_conflict
+
+# A new account has no token to invalidate, including one an external issuer minted a moment
+# before the account was created on first sight of it.
+BEGINNING_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def email_key(email: str) -> str:
@@ -66,7 +70,7 @@ class IdentityDeps:
                 name=name,
                 email_verified=False,
                 is_platform_admin=False,
-                tokens_valid_after=now,
+                tokens_valid_after=BEGINNING_OF_TIME,
                 created_at=now,
                 updated_at=now,
             )

@@ -1,5 +1,6 @@
 """Request dependencies: the container, the caller, the tenant context and the client info.
-Every tenant-scoped route takes `TenantDep`, the one place the tenant check happens."""
+Every tenant-scoped route takes `TenantDep`, the one place the tenant check happens. All are
+`async def`: FastAPI runs plain functions on its thread pool, a hop per request."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tenantry.transports.rest.client_ip import client_ip
 TENANT_HEADER = "x-tenant-id"
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -27,7 +28,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_client(request: Request, container: ContainerDep) -> ClientInfo:
+async def get_client(request: Request, container: ContainerDep) -> ClientInfo:
     peer = request.client.host if request.client else None
     forwarded = request.headers.getlist("x-forwarded-for")
     return ClientInfo(
@@ -39,7 +40,7 @@ def get_client(request: Request, container: ContainerDep) -> ClientInfo:
 ClientDep = Annotated[ClientInfo, Depends(get_client)]
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated("An access token is required.", code="missing_token")
@@ -49,7 +50,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def tenant_header(request: Request) -> uuid.UUID:
+async def tenant_header(request: Request) -> uuid.UUID:
     """Exactly one `X-Tenant-ID` holding a UUID; anything else is the same 400."""
     values = request.headers.getlist(TENANT_HEADER)
     if len(values) == 1:
@@ -63,7 +64,7 @@ def tenant_header(request: Request) -> uuid.UUID:
 
 
 async def current_principal(request: Request, container: ContainerDep) -> Principal:
-    principal, _ = await container.authenticator.authenticate(bearer_token(request))
+    principal, _ = await container.authenticator.authenticate(await bearer_token(request))
     return principal
 
 
@@ -81,8 +82,8 @@ class TenantContext:
 
 
 async def tenant_context(request: Request, container: ContainerDep) -> TenantContext:
-    token = bearer_token(request)
-    tenant_id = tenant_header(request)
+    token = await bearer_token(request)
+    tenant_id = await tenant_header(request)
     principal, access = await container.authenticator.authenticate(token, tenant_id=tenant_id)
     assert access is not None
     return TenantContext(principal, access)
@@ -91,7 +92,7 @@ async def tenant_context(request: Request, container: ContainerDep) -> TenantCon
 TenantDep = Annotated[TenantContext, Depends(tenant_context)]
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> PageRequest:
