@@ -1,6 +1,7 @@
 """The onboarding transaction (SPEC §5): a confirmed user's personal tenant, owner membership,
 first project with its environments, default tenant and events, written together or not at all.
-Core statements keep it to a handful of round trips."""
+Statements built once, run on the Core connection, keep it to a handful of cheap round
+trips."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.environments import DEFAULT_ENVIRONMENTS, new_client_key
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.faults import Faults
-from tenantry.storage.models import Environment, Membership, Project, Tenant, User
+from tenantry.storage.tables import ENVIRONMENTS, MEMBERSHIPS, PROJECTS, TENANTS, USERS
 
 DEFAULT_PLAN = "free"
 FIRST_PROJECT_NAME = "My first project"
@@ -32,39 +33,50 @@ def workspace_name(user: NewUser) -> str:
     return f"{owner}'s workspace"
 
 
+INSERT_TENANT = TENANTS.insert()
+INSERT_MEMBERSHIP = MEMBERSHIPS.insert()
+INSERT_PROJECT = PROJECTS.insert()
+INSERT_ENVIRONMENT = ENVIRONMENTS.insert()
+SET_DEFAULT_TENANT = (
+    USERS.update()
+    .where(USERS.c.id == bindparam("b_user"))
+    .values(default_tenant_id=bindparam("b_tenant"), updated_at=bindparam("b_now"))
+)
+
+
 async def create_personal_workspace(
     session: AsyncSession, *, user: NewUser, now: datetime, faults: Faults
 ) -> uuid.UUID:
     """Create the user's workspace; the caller has just confirmed the user in this transaction.
     The unique personal tenant per user makes a raced second run fail instead of duplicating."""
+    connection = await session.connection()
     tenant_id, project_id = uuid.uuid4(), uuid.uuid4()
     stamps = {"created_at": now, "updated_at": now}
-    await session.execute(
-        insert(Tenant).values(
-            id=tenant_id,
-            name=workspace_name(user),
-            kind="personal",
-            plan=DEFAULT_PLAN,
-            status="active",
-            isolation="pool",
-            profile={},
-            extra_metadata={},
-            feature_overrides={},
-            personal_owner_id=user.id,
+    await connection.execute(
+        INSERT_TENANT,
+        {
+            "id": tenant_id,
+            "name": workspace_name(user),
+            "kind": "personal",
+            "plan": DEFAULT_PLAN,
+            "status": "active",
+            "isolation": "pool",
+            "profile": {},
+            "metadata": {},
+            "feature_overrides": {},
+            "personal_owner_id": user.id,
             **stamps,
-        )
+        },
     )
     faults.checkpoint("onboarding.tenant")
-    await session.execute(
-        insert(Membership).values(
-            id=uuid.uuid4(), tenant_id=tenant_id, user_id=user.id, role="owner", **stamps
-        )
+    await connection.execute(
+        INSERT_MEMBERSHIP,
+        {"id": uuid.uuid4(), "tenant_id": tenant_id, "user_id": user.id, "role": "owner", **stamps},
     )
     faults.checkpoint("onboarding.membership")
-    await session.execute(
-        insert(Project).values(
-            id=project_id, tenant_id=tenant_id, name=FIRST_PROJECT_NAME, **stamps
-        )
+    await connection.execute(
+        INSERT_PROJECT,
+        {"id": project_id, "tenant_id": tenant_id, "name": FIRST_PROJECT_NAME, **stamps},
     )
     environments = [
         {
@@ -78,10 +90,10 @@ async def create_personal_workspace(
         }
         for name, slug in DEFAULT_ENVIRONMENTS
     ]
-    await session.execute(insert(Environment), environments)
+    await connection.execute(INSERT_ENVIRONMENT, environments)
     faults.checkpoint("onboarding.project")
-    await session.execute(
-        update(User).where(User.id == user.id).values(default_tenant_id=tenant_id, updated_at=now)
+    await connection.execute(
+        SET_DEFAULT_TENANT, {"b_user": user.id, "b_tenant": tenant_id, "b_now": now}
     )
     faults.checkpoint("onboarding.default_tenant")
     await record_events(

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.storage.models import DomainEvent
+from tenantry.storage.tables import DOMAIN_EVENTS
+
+INSERT_EVENT = DOMAIN_EVENTS.insert()
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,5 @@ async def record_events(session: AsyncSession, events: list[Event], *, now: date
         }
         for event in events
     ]
-    await session.execute(insert(DomainEvent), rows)
+    connection = await session.connection()
+    await connection.execute(INSERT_EVENT, rows)

@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from tenantry.domain.accounts.onboarding import NewUser, create_personal_workspace
 from tenantry.faults import Faults
 from tenantry.storage.models import User
+from tenantry.storage.tables import USERS
+
+CONFIRM_USER = (
+    USERS.update()
+    .where(USERS.c.id == bindparam("b_user"), USERS.c.email_verified.is_(False))
+    .values(
+        email_verified=True, password_hash=bindparam("b_password"), updated_at=bindparam("b_now")
+    )
+)
 
 
 async def activate_user(
@@ -25,12 +34,11 @@ async def activate_user(
     faults: Faults,
 ) -> bool:
     """Confirm `user` and create their workspace; False if someone else already did."""
-    confirmed = await session.execute(
-        update(User)
-        .where(User.id == user.id, User.email_verified.is_(False))
-        .values(email_verified=True, password_hash=password_hash, updated_at=now)
+    connection = await session.connection()
+    confirmed = await connection.execute(
+        CONFIRM_USER, {"b_user": user.id, "b_password": password_hash, "b_now": now}
     )
-    if confirmed.rowcount != 1:  # type: ignore[attr-defined]
+    if confirmed.rowcount != 1:
         return False
     faults.checkpoint("onboarding.user")
     tenant_id = await create_personal_workspace(
