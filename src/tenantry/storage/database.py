@@ -56,7 +56,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get("tenantry_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver = connection.connection.driver_connection
+        if isinstance(driver, sqlite_inline.InlineConnection):
+            driver.begin(immediate=immediate)  # no Core statement execution: a hot path
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:

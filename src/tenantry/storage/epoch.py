@@ -33,6 +33,9 @@ CHANNEL = "tenantry_access_epoch"
 ACCESS_EPOCH = "access_epoch"
 STAMP = struct.Struct("<Q")
 LISTENER_RETRY_SECONDS = 1.0
+# Built once and run as Core on the unit of work's connection: this rides along with the
+# revocations on the sign-in and refresh paths.
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 
 class AccessEpoch(Protocol):
@@ -88,7 +91,8 @@ class PostgresEpoch:
         return self._stamp if self._listening else next(self._misses)
 
     async def bump(self, session: AsyncSession) -> None:
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+        connection = await session.connection()
+        await connection.execute(_NOTIFY, {"channel": CHANNEL})
         after_commit(session, self._advance)
 
     def _advance(self, *_args: Any) -> None:

@@ -79,6 +79,11 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
+    def begin(self, *, immediate: bool) -> None:
+        """Open a transaction straight on `sqlite3`: `Database` calls this from SQLAlchemy's
+        `begin` event, where a Core `exec_driver_sql` would cost more than the transaction."""
+        self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
     async def commit(self) -> None:
         self._conn.commit()
 

@@ -14,7 +14,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.identity.codes import CodePolicy, issue_code
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.secrets import SecretHasher
-from tenantry.domain.identity.sessions import ClientInfo, start_session
+from tenantry.domain.identity.sessions import ClientInfo, TokenHolder, start_session
 from tenantry.domain.identity.throttle import LockoutPolicy
 from tenantry.domain.identity.tokens import AccessTokens, TokenSubject
 from tenantry.domain.mail.outbox import MailOutbox
@@ -108,14 +108,16 @@ class IdentityDeps:
             session, to=user.email, template=template, context={"code": code, "minutes": minutes}
         )
 
-    async def sign_in(self, session: AsyncSession, *, user: User, client: ClientInfo) -> TokenPair:
+    async def sign_in(
+        self, session: AsyncSession, *, user: User | TokenHolder, client: ClientInfo
+    ) -> TokenPair:
         """Open a session for `user` and issue its first token pair."""
         session_id, refresh_token = await start_session(
             session, user_id=user.id, now=self.clock.now(), ttl=self.session_ttl, client=client
         )
         return TokenPair(self.access_token(user, session_id), self.tokens.ttl, refresh_token)
 
-    def access_token(self, user: User, session_id: uuid.UUID) -> str:
+    def access_token(self, user: User | TokenHolder, session_id: uuid.UUID) -> str:
         return self.tokens.issue(
             TokenSubject(
                 user_id=user.id,

@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
 from tenantry.domain.identity.sessions import (
     ClientInfo,
+    TokenHolder,
     revoke_sessions,
     rotate,
     session_for_refresh_token,
 )
 from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
 from tenantry.errors import PermissionDenied, Unauthenticated
-from tenantry.storage.models import User
+from tenantry.storage.tables import USERS
+
+# Only the columns a login needs, prebuilt and run as Core (a login is a hot path).
+_LOGIN_ACCOUNT = select(
+    USERS.c.id,
+    USERS.c.email,
+    USERS.c.email_verified,
+    USERS.c.default_tenant_id,
+    USERS.c.password_hash,
+    USERS.c.disabled_at,
+).where(USERS.c.email_key == bindparam("key"))
+
+
+@dataclass(frozen=True)
+class LoginAccount(TokenHolder):
+    password_hash: str | None
+    disabled_at: datetime | None
+
+
+async def login_account(session: AsyncSession, key: str) -> LoginAccount | None:
+    """The account with email key `key`, as far as a password login needs it."""
+    connection = await session.connection()
+    found = (await connection.execute(_LOGIN_ACCOUNT, {"key": key})).one_or_none()
+    if found is None:
+        return None
+    user_id, email, verified, tenant_id, password_hash, disabled_at = found
+    return LoginAccount(user_id, email, verified, tenant_id, password_hash, disabled_at)
 
 
 def invalid_credentials() -> Unauthenticated:
@@ -32,7 +65,7 @@ class LoginFlow:
             await reserve_attempt(
                 session, policy=self._d.lockout, email_key=key, now=self._d.clock.now()
             )
-            user = await self._d.user_by_email(session, email)
+            user = await login_account(session, key)
         matched = await self._d.passwords.verify(user.password_hash if user else None, password)
         if not matched or user is None or user.disabled_at is not None:
             raise invalid_credentials()
@@ -46,22 +79,17 @@ class LoginFlow:
         return pair
 
     async def refresh(self, *, refresh_token: str) -> TokenPair:
-        pair: TokenPair | None = None
+        """Rotate the token; its holder must still be confirmed and enabled (`rotate` reads
+        the holder's columns with the token). The access token is signed once the rotation
+        has committed."""
         async with self._d.db.transaction() as session:
             rotation = await rotate(session, token=refresh_token, now=self._d.clock.now())
-            user = await session.get(User, rotation.user_id) if rotation.user_id else None
-            usable = user is not None and user.email_verified and user.disabled_at is None
-            if user is not None and usable and rotation.session_id and rotation.refresh_token:
-                pair = TokenPair(
-                    self._d.access_token(user, rotation.session_id),
-                    self._d.tokens.ttl,
-                    rotation.refresh_token,
-                )
-        if pair is None:
+        if rotation.user is None or rotation.session_id is None or rotation.refresh_token is None:
             raise Unauthenticated(
                 "The refresh token is invalid or revoked.", code="invalid_refresh_token"
             )
-        return pair
+        access_token = self._d.access_token(rotation.user, rotation.session_id)
+        return TokenPair(access_token, self._d.tokens.ttl, rotation.refresh_token)
 
     async def logout(self, *, refresh_token: str) -> None:
         """Revoke the refresh token's whole session; unknown tokens are ignored."""

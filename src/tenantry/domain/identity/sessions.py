@@ -1,5 +1,10 @@
 """Sessions and their rotating refresh tokens. A session is one refresh-token family: reuse of
-a rotated token revokes the family, and revoking a session also kills its access tokens."""
+a rotated token revokes the family, and revoking a session also kills its access tokens.
+
+These are the hottest writes of the service (every sign-in and every refresh), so their
+statements are built once here with `bindparam`s and run as Core on the unit of work's
+connection: building a statement per call and running it through the ORM session costs several
+times what the database needs to answer it."""
 
 from __future__ import annotations
 
@@ -7,15 +12,97 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import String, Uuid, bindparam, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tenantry.domain.identity.secrets import new_token
 from tenantry.storage.epoch import bump_access_epoch
-from tenantry.storage.models import RefreshToken, Session
+from tenantry.storage.tables import REFRESH_TOKENS, SESSIONS, USERS
+from tenantry.storage.types import UTCDateTime
 
 REFRESH_TOKEN_PREFIX = "rt"  # noqa: S105 (a prefix, not a secret)
+
+
+_INSERT_SESSION = insert(SESSIONS)
+_INSERT_TOKEN = insert(REFRESH_TOKENS)
+# Rotation statements take `presented_hash`, `now`, `new_id` and `new_hash`.
+_NOW = bindparam("now", type_=UTCDateTime())
+# The presented token, its session and the user columns an access token carries.
+_FIND_TOKEN = (
+    select(
+        REFRESH_TOKENS.c.id.label("token_id"),
+        SESSIONS.c.id.label("session_id"),
+        SESSIONS.c.revoked_at,
+        SESSIONS.c.expires_at,
+        USERS.c.id.label("user_id"),
+        USERS.c.email,
+        USERS.c.email_verified,
+        USERS.c.default_tenant_id,
+        USERS.c.disabled_at,
+    )
+    .select_from(
+        REFRESH_TOKENS.join(SESSIONS, SESSIONS.c.id == REFRESH_TOKENS.c.session_id).join(
+            USERS, USERS.c.id == SESSIONS.c.user_id
+        )
+    )
+    .where(REFRESH_TOKENS.c.token_hash == bindparam("presented_hash"))
+)
+# Only one of parallel presentations of a token can move `rotated_at` off NULL.
+_CLAIM_TOKEN = (
+    update(REFRESH_TOKENS)
+    .where(
+        REFRESH_TOKENS.c.token_hash == bindparam("presented_hash"),
+        REFRESH_TOKENS.c.rotated_at.is_(None),
+    )
+    .values(rotated_at=_NOW)
+)
+
+
+def _rotate_in_one_statement() -> Any:
+    """PostgreSQL: find, claim and issue in one statement (data-modifying CTEs), saving two
+    round trips. The claim is the same conditional UPDATE: a parallel rotation blocks on the
+    row and then finds `rotated_at` set, so it claims nothing."""
+    found = _FIND_TOKEN.cte("found")
+    claimed = (
+        update(REFRESH_TOKENS)
+        .where(
+            REFRESH_TOKENS.c.id == found.c.token_id,
+            REFRESH_TOKENS.c.rotated_at.is_(None),
+            found.c.revoked_at.is_(None),
+            found.c.expires_at > _NOW,
+        )
+        .values(rotated_at=_NOW)
+        .returning(REFRESH_TOKENS.c.session_id, found.c.email_verified, found.c.disabled_at)
+        .cte("claimed")
+    )
+    issued = (
+        insert(REFRESH_TOKENS)
+        .from_select(
+            ["id", "session_id", "token_hash", "created_at"],
+            select(
+                bindparam("new_id", type_=Uuid()),
+                claimed.c.session_id,
+                bindparam("new_hash", type_=String()),
+                _NOW,
+            ).where(claimed.c.email_verified, claimed.c.disabled_at.is_(None)),
+        )
+        .returning(REFRESH_TOKENS.c.id)
+        .cte("issued")
+    )
+    return select(
+        found,
+        exists(select(claimed.c.session_id)).label("claimed"),
+        exists(select(issued.c.id)).label("issued"),
+    )
+
+
+_ROTATE_IN_ONE = _rotate_in_one_statement()
+_SESSION_OF_TOKEN = select(REFRESH_TOKENS.c.session_id).where(
+    REFRESH_TOKENS.c.token_hash == bindparam("presented_hash")
+)
+_REVOCATIONS: dict[tuple[bool, bool, bool], Any] = {}
 
 
 def hash_refresh_token(token: str) -> str:
@@ -30,13 +117,25 @@ class ClientInfo:
 
 
 @dataclass(frozen=True)
+class TokenHolder:
+    """The user columns an access token is issued from."""
+
+    id: uuid.UUID
+    email: str
+    email_verified: bool
+    default_tenant_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
 class Rotation:
-    """The outcome of presenting a refresh token."""
+    """The outcome of presenting a refresh token: a new token and its holder's current columns,
+    or neither."""
 
     user_id: uuid.UUID | None
     session_id: uuid.UUID | None
     refresh_token: str | None
     reused: bool = False
+    user: TokenHolder | None = None
 
 
 async def start_session(
@@ -48,66 +147,114 @@ async def start_session(
     client: ClientInfo,
 ) -> tuple[uuid.UUID, str]:
     session_id = uuid.uuid4()
-    db_session.add(
-        Session(
-            id=session_id,
-            user_id=user_id,
-            created_at=now,
-            expires_at=now + ttl,
-            ip=client.ip,
-            user_agent=(client.user_agent or "")[:500] or None,
-        )
+    connection = await db_session.connection()
+    await connection.execute(
+        _INSERT_SESSION,
+        {
+            "id": session_id,
+            "user_id": user_id,
+            "created_at": now,
+            "expires_at": now + ttl,
+            "revoked_at": None,
+            "ip": client.ip,
+            "user_agent": (client.user_agent or "")[:500] or None,
+        },
     )
-    await db_session.flush()
-    return session_id, _add_refresh_token(db_session, session_id=session_id, now=now)
-
-
-def _add_refresh_token(db_session: AsyncSession, *, session_id: uuid.UUID, now: datetime) -> str:
     token = new_token(REFRESH_TOKEN_PREFIX)
-    db_session.add(
-        RefreshToken(
-            id=uuid.uuid4(),
-            session_id=session_id,
-            token_hash=hash_refresh_token(token),
-            created_at=now,
-        )
+    await _insert_token(
+        connection,
+        token_id=uuid.uuid4(),
+        session_id=session_id,
+        digest=hash_refresh_token(token),
+        now=now,
     )
-    return token
+    return session_id, token
+
+
+async def _insert_token(
+    connection: AsyncConnection,
+    *,
+    token_id: uuid.UUID,
+    session_id: uuid.UUID,
+    digest: str,
+    now: datetime,
+) -> None:
+    row = {
+        "id": token_id,
+        "session_id": session_id,
+        "token_hash": digest,
+        "created_at": now,
+        "rotated_at": None,
+    }
+    await connection.execute(_INSERT_TOKEN, row)
 
 
 async def rotate(db_session: AsyncSession, *, token: str, now: datetime) -> Rotation:
     """Exchange a refresh token for a new one. Presenting a token already rotated (or losing a
-    race to rotate it) revokes the whole family; the caller commits that before failing."""
-    found = (
-        await db_session.execute(
-            select(
-                RefreshToken.id, Session.id, Session.user_id, Session.revoked_at, Session.expires_at
-            )
-            .join(Session, Session.id == RefreshToken.session_id)
-            .where(RefreshToken.token_hash == hash_refresh_token(token))
-        )
-    ).one_or_none()
-    if found is None:
+    race to rotate it) revokes the whole family; the caller commits that before failing.
+    The token of a user who may no longer sign in (unconfirmed, disabled) is still rotated, but
+    no new one is issued for it."""
+    connection = await db_session.connection()
+    new = new_token(REFRESH_TOKEN_PREFIX)
+    parameters = {
+        "presented_hash": hash_refresh_token(token),
+        "now": now,
+        "new_id": uuid.uuid4(),
+        "new_hash": hash_refresh_token(new),
+    }
+    if connection.dialect.name == "postgresql":
+        found = (await connection.execute(_ROTATE_IN_ONE, parameters)).one_or_none()
+        claimed, issued = (found.claimed, found.issued) if found else (False, False)
+    else:
+        found, claimed, issued = await _rotate_in_steps(connection, parameters)
+    if found is None or not _live(found, now):
         return Rotation(None, None, None)
-    token_id, session_id, user_id, revoked_at, expires_at = found
-    if revoked_at is not None or expires_at <= now:
-        return Rotation(None, None, None)
-    claimed = await db_session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=now)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        await revoke_sessions(db_session, now=now, session_id=session_id)
+    if not claimed:
+        await revoke_sessions(db_session, now=now, session_id=found.session_id)
         return Rotation(None, None, None, reused=True)
-    new = _add_refresh_token(db_session, session_id=session_id, now=now)
-    return Rotation(user_id, session_id, new)
+    if not issued:
+        return Rotation(None, None, None)
+    user = TokenHolder(found.user_id, found.email, found.email_verified, found.default_tenant_id)
+    return Rotation(found.user_id, found.session_id, new, user=user)
+
+
+async def _rotate_in_steps(
+    connection: AsyncConnection, parameters: dict[str, Any]
+) -> tuple[Any, bool, bool]:
+    """Find, claim and issue as three statements, each only if the one before allows it:
+    (the token and its holder, whether this call claimed it, whether it issued a new one)."""
+    now: datetime = parameters["now"]
+    found = (await connection.execute(_FIND_TOKEN, parameters)).one_or_none()
+    if found is None or not _live(found, now):
+        return found, False, False
+    claimed = (await connection.execute(_CLAIM_TOKEN, parameters)).rowcount == 1
+    if not claimed or not _usable(found):
+        return found, claimed, False
+    await _insert_token(
+        connection,
+        token_id=parameters["new_id"],
+        session_id=found.session_id,
+        digest=parameters["new_hash"],
+        now=now,
+    )
+    return found, True, True
+
+
+def _live(found: Any, now: datetime) -> bool:
+    return found.revoked_at is None and found.expires_at > now
+
+
+def _usable(found: Any) -> bool:
+    return bool(found.email_verified) and found.disabled_at is None
 
 
 async def session_for_refresh_token(db_session: AsyncSession, *, token: str) -> uuid.UUID | None:
-    return await db_session.scalar(
-        select(RefreshToken.session_id).where(RefreshToken.token_hash == hash_refresh_token(token))
+    connection = await db_session.connection()
+    result = await connection.execute(
+        _SESSION_OF_TOKEN, {"presented_hash": hash_refresh_token(token)}
     )
+    session_id: uuid.UUID | None = result.scalar_one_or_none()
+    return session_id
 
 
 async def revoke_sessions(
@@ -119,12 +266,32 @@ async def revoke_sessions(
     keep: uuid.UUID | None = None,
 ) -> None:
     """Revoke one session, or every session of a user except `keep`."""
-    statement = update(Session).where(Session.revoked_at.is_(None)).values(revoked_at=now)
+    shape = (session_id is not None, user_id is not None, keep is not None)
+    statement = _REVOCATIONS.get(shape)
+    if statement is None:
+        statement = _REVOCATIONS[shape] = _revocation(*shape)
+    parameters: dict[str, Any] = {"now": now}
     if session_id is not None:
-        statement = statement.where(Session.id == session_id)
+        parameters["session_id"] = session_id
     if user_id is not None:
-        statement = statement.where(Session.user_id == user_id)
+        parameters["owner_id"] = user_id
     if keep is not None:
-        statement = statement.where(Session.id != keep)
-    await db_session.execute(statement)
+        parameters["keep"] = keep
+    connection = await db_session.connection()
+    await connection.execute(statement, parameters)
     await bump_access_epoch(db_session)
+
+
+def _revocation(by_session: bool, by_user: bool, keeping: bool) -> Any:
+    statement = (
+        update(SESSIONS)
+        .where(SESSIONS.c.revoked_at.is_(None))
+        .values(revoked_at=bindparam("now", type_=UTCDateTime()))
+    )
+    if by_session:
+        statement = statement.where(SESSIONS.c.id == bindparam("session_id", type_=Uuid()))
+    if by_user:
+        statement = statement.where(SESSIONS.c.user_id == bindparam("owner_id", type_=Uuid()))
+    if keeping:
+        statement = statement.where(SESSIONS.c.id != bindparam("keep", type_=Uuid()))
+    return statement

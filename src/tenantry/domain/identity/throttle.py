@@ -9,19 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, literal
+from sqlalchemy import bindparam, case, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.errors import Throttled
-from tenantry.storage.models import LoginThrottle
+from tenantry.storage.tables import LOGIN_THROTTLES
 from tenantry.storage.types import UTCDateTime
-from tenantry.storage.upsert import insert_on_conflict
 
 
 @dataclass(frozen=True)
 class LockoutPolicy:
     max_failures: int
     window: timedelta
+
+
+_CLEAR_FAILURES = delete(LOGIN_THROTTLES).where(LOGIN_THROTTLES.c.email_key == bindparam("key"))
 
 
 async def reserve_attempt(
@@ -32,10 +35,10 @@ async def reserve_attempt(
     one by one, so no more than `max_failures` passwords are ever checked in a window (a
     check-then-count lockout let Zitadel users try more in parallel). Raising rolls the count
     back; a correct password clears it (`clear_failures`)."""
-    statement = _count_failure(session, policy=policy, email_key=email_key, now=now).returning(
-        LoginThrottle.failures, LoginThrottle.window_started_at
-    )
-    failures, started = (await session.execute(statement)).one()
+    connection = await session.connection()
+    statement = _COUNT_FAILURE[connection.dialect.name]
+    parameters = {"key": email_key, "at": now, "window_start": now - policy.window}
+    failures, started = (await connection.execute(statement, parameters)).one()
     if failures > policy.max_failures:
         raise Throttled(
             "Too many failed sign-in attempts. Try again later.",
@@ -44,25 +47,36 @@ async def reserve_attempt(
         )
 
 
-def _count_failure(
-    session: AsyncSession, *, policy: LockoutPolicy, email_key: str, now: datetime
-) -> Any:
-    """One more failure in the open window, or the first of a new window."""
-    window_open = LoginThrottle.window_started_at > now - policy.window
-    statement = insert_on_conflict(session, LoginThrottle).values(
-        email_key=email_key, failures=1, window_started_at=now
+def _count_failure(insert: Any) -> Any:
+    """One more failure in the open window, or the first of a new window, returning the count
+    and the window's start. Parameters: `key`, `at` (now), `window_start` (now - window)."""
+    at = bindparam("at", type_=UTCDateTime())
+    window_open = LOGIN_THROTTLES.c.window_started_at > bindparam(
+        "window_start", type_=UTCDateTime()
     )
-    return statement.on_conflict_do_update(
-        index_elements=[LoginThrottle.email_key],
-        set_={
-            "failures": case((window_open, LoginThrottle.failures + 1), else_=1),
-            "window_started_at": case(
-                (window_open, LoginThrottle.window_started_at),
-                else_=literal(now, UTCDateTime()),
-            ),
-        },
+    return (
+        insert(LOGIN_THROTTLES)
+        .values(email_key=bindparam("key"), failures=1, window_started_at=at)
+        .on_conflict_do_update(
+            index_elements=[LOGIN_THROTTLES.c.email_key],
+            set_={
+                "failures": case((window_open, LOGIN_THROTTLES.c.failures + 1), else_=1),
+                "window_started_at": case(
+                    (window_open, LOGIN_THROTTLES.c.window_started_at), else_=at
+                ),
+            },
+        )
+        .returning(LOGIN_THROTTLES.c.failures, LOGIN_THROTTLES.c.window_started_at)
     )
+
+
+# `INSERT ... ON CONFLICT` is dialect-specific: one prebuilt upsert per dialect.
+_COUNT_FAILURE = {
+    "postgresql": _count_failure(postgresql.insert),
+    "sqlite": _count_failure(sqlite.insert),
+}
 
 
 async def clear_failures(session: AsyncSession, *, email_key: str) -> None:
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.email_key == email_key))
+    connection = await session.connection()
+    await connection.execute(_CLEAR_FAILURES, {"key": email_key})
