@@ -63,14 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "`X-Tenant-ID` (the user's personal tenant)",
         "each route is warmed up for 1 s first; the ratio uses the mean of both /healthz runs",
     ]
-    per_backend(
-        options,
-        tag="me",
-        table=table,
-        measure=lambda backend, target: measure(options, table, backend, target),
-    )
-    table.print()
-    return 0
+    return per_backend(options, tag="me", table=table, measure=measure)
 
 
 if __name__ == "__main__":

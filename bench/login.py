@@ -150,14 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "server CPU ms/login above the Argon2 CPU time is the cost of everything else "
         "(HTTP, JSON, two write transactions, token signing)",
     ]
-    per_backend(
-        options,
-        tag="login",
-        table=table,
-        measure=lambda backend, target: measure(options, table, backend, target),
-    )
-    table.print()
-    return 0
+    return per_backend(options, tag="login", table=table, measure=measure)
 
 
 if __name__ == "__main__":

@@ -108,14 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"2 x {options.connections * TOKENS_PER_CONNECTION} sessions (warm-up, run) opened in "
         "set-up through `start_session`; every refresh token is presented exactly once",
     ]
-    per_backend(
-        options,
-        tag="refresh",
-        table=table,
-        measure=lambda backend, target: measure(options, table, backend, target),
-    )
-    table.print()
-    return 0
+    return per_backend(options, tag="refresh", table=table, measure=measure)
 
 
 if __name__ == "__main__":

@@ -94,15 +94,22 @@ def deployment(backend: str, *, tag: str, postgres_url: str) -> Iterator[Deploym
 
 
 def per_backend(
-    options: Options, *, tag: str, table: Table, measure: Callable[[str, Deployment], None]
-) -> None:
-    """Run `measure` once per selected backend; an unreachable backend becomes a note."""
+    options: Options,
+    *,
+    tag: str,
+    table: Table,
+    measure: Callable[[Options, Table, str, Deployment], None],
+) -> int:
+    """Run `measure` once per selected backend (an unreachable backend becomes a note), then
+    print the table; returns the exit status."""
     for backend in options.backends:
         try:
             with deployment(backend, tag=tag, postgres_url=options.postgres_url) as target:
-                measure(backend, target)
+                measure(options, table, backend, target)
         except BackendUnavailable as error:
             table.notes.append(f"{backend} skipped: {error}")
+    table.print()
+    return 0
 
 
 @dataclass(frozen=True)
