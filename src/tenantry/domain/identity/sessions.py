@@ -102,7 +102,6 @@ _ROTATE_IN_ONE = _rotate_in_one_statement()
 _SESSION_OF_TOKEN = select(REFRESH_TOKENS.c.session_id).where(
     REFRESH_TOKENS.c.token_hash == bindparam("presented_hash")
 )
-_REVOCATIONS: dict[tuple[bool, bool, bool], Any] = {}
 
 
 def hash_refresh_token(token: str) -> str:
@@ -265,33 +264,15 @@ async def revoke_sessions(
     user_id: uuid.UUID | None = None,
     keep: uuid.UUID | None = None,
 ) -> None:
-    """Revoke one session, or every session of a user except `keep`."""
-    shape = (session_id is not None, user_id is not None, keep is not None)
-    statement = _REVOCATIONS.get(shape)
-    if statement is None:
-        statement = _REVOCATIONS[shape] = _revocation(*shape)
-    parameters: dict[str, Any] = {"now": now}
+    """Revoke one session, or every session of a user except `keep`. Not a hot path (logout,
+    reset, change, reuse), so the statement is built per call."""
+    statement = update(SESSIONS).where(SESSIONS.c.revoked_at.is_(None)).values(revoked_at=now)
     if session_id is not None:
-        parameters["session_id"] = session_id
+        statement = statement.where(SESSIONS.c.id == session_id)
     if user_id is not None:
-        parameters["owner_id"] = user_id
+        statement = statement.where(SESSIONS.c.user_id == user_id)
     if keep is not None:
-        parameters["keep"] = keep
+        statement = statement.where(SESSIONS.c.id != keep)
     connection = await db_session.connection()
-    await connection.execute(statement, parameters)
+    await connection.execute(statement)
     await bump_access_epoch(db_session)
-
-
-def _revocation(by_session: bool, by_user: bool, keeping: bool) -> Any:
-    statement = (
-        update(SESSIONS)
-        .where(SESSIONS.c.revoked_at.is_(None))
-        .values(revoked_at=bindparam("now", type_=UTCDateTime()))
-    )
-    if by_session:
-        statement = statement.where(SESSIONS.c.id == bindparam("session_id", type_=Uuid()))
-    if by_user:
-        statement = statement.where(SESSIONS.c.user_id == bindparam("owner_id", type_=Uuid()))
-    if keeping:
-        statement = statement.where(SESSIONS.c.id != bindparam("keep", type_=Uuid()))
-    return statement
