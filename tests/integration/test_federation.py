@@ -120,3 +120,28 @@ async def test_issuers_not_configured_are_not_trusted(
     response = await client.get("/v1/me", headers=bearer(idp.token()))
     assert response.status_code == 401
     assert idp.requests == 0
+
+
+async def test_an_external_token_is_verified_once_and_dies_at_its_expiry(
+    federated: tuple[Container, httpx.AsyncClient],
+    idp: ExternalIssuer,
+    clock: ShiftableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    container, client = federated
+    tokens = container.authenticator._federated
+    calls = 0
+    original = tokens.verify
+
+    async def counting_verify(token: str, *, issuer: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(token, issuer=issuer)
+
+    monkeypatch.setattr(tokens, "verify", counting_verify)
+    token = idp.token()
+    for _ in range(3):
+        assert (await client.get("/v1/me", headers=bearer(token))).status_code == 200
+    assert calls == 1
+    clock.advance(601)
+    assert (await client.get("/v1/me", headers=bearer(token))).status_code == 401

@@ -23,6 +23,9 @@ from tenantry.storage.models import Membership, Session, Tenant, User
 _AccessRow = Row[datetime, datetime | None, bool, datetime | None, datetime, str, str]
 
 
+EXTERNAL_CACHE_SIZE = 20_000
+
+
 @dataclass(frozen=True)
 class Principal:
     user_id: uuid.UUID
@@ -63,6 +66,7 @@ class Authenticator:
         self._decisions: EpochCache[
             tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None], _AccessRow | None
         ] = EpochCache()
+        self._external: dict[str, tuple[_Identity, int]] = {}
 
     async def authenticate(
         self, token: str, *, tenant_id: uuid.UUID | None = None
@@ -127,11 +131,24 @@ class Authenticator:
         issuer = None if self._tokens.is_known(token) else _unverified_issuer(token)
         if issuer != self._tokens.issuer and self._federated.trusts(issuer):
             assert isinstance(issuer, str)
-            external = await self._federated.verify(token, issuer=issuer)
-            user_id = await resolve_external_user(self._deps, external)
-            return _Identity(user_id, None, external.email or "", external.issued_at)
+            return await self._identify_external(token, issuer)
         claims = await self._tokens.verify(token)
         return _Identity(claims.user_id, claims.session_id, claims.email, claims.issued_at)
+
+    async def _identify_external(self, token: str, issuer: str) -> _Identity:
+        """Verify and link an external token once; its identity is reused until it expires
+        (the user, session and tenant checks still run on every request)."""
+        now = int(self._clock.now().timestamp())
+        cached = self._external.get(token)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        external = await self._federated.verify(token, issuer=issuer)
+        user_id = await resolve_external_user(self._deps, external)
+        identity = _Identity(user_id, None, external.email or "", external.issued_at)
+        if len(self._external) >= EXTERNAL_CACHE_SIZE:
+            self._external.pop(next(iter(self._external)))
+        self._external[token] = (identity, external.expires_at)
+        return identity
 
 
 def _is_grant(row: _AccessRow | None, tenant_id: uuid.UUID | None) -> bool:
