@@ -27,6 +27,7 @@ from tenantry.domain.identity.tokens import AccessTokens
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
+from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.faults import Faults
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
@@ -44,6 +45,7 @@ class Container:
         self.settings = settings
         self.clock = clock or Clock()
         self.faults = Faults()
+        self.plans = PlanCatalog.load(settings.plans_file)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         master_key = load_or_create_master_key(
             configured=settings.master_key, data_dir=settings.data_dir

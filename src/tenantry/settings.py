@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     login_failure_window: int = Field(default=15 * 60, description="seconds")
     code_ttl: int = Field(default=600, description="seconds a mailed code lives")
     code_max_attempts: int = 5
+    plans_file: Path | None = Field(default=None, description="a plan catalog replacing plans.toml")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -1,14 +1,17 @@
-"""Creating organization tenants and listing a user's tenants (SPEC §6)."""
+"""Creating organization tenants, and the per-tenant lock that serializes changes to a tenant's
+members, owners and counted resources (SPEC §6)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.onboarding import DEFAULT_PLAN
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.errors import NotFound
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant
 
@@ -62,4 +65,14 @@ async def create_organization(
         now=now,
     )
     await bump_access_epoch(session)
+    return tenant
+
+
+async def lock_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant row, locked until the transaction ends (`FOR UPDATE` on PostgreSQL; a SQLite
+    write transaction already holds the database's one write lock). Rules that count rows
+    (last owner, plan limits) decide under this lock, never on an unlocked read."""
+    tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
+    if tenant is None:
+        raise NotFound("No such tenant.", code="tenant_not_found")
     return tenant

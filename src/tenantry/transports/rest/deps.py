@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from tenantry.bootstrap import Container
+from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.identity.access import Principal, TenantAccess
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
@@ -79,6 +80,10 @@ class TenantContext:
     @property
     def tenant_id(self) -> uuid.UUID:
         return self.access.tenant_id
+
+    @property
+    def actor(self) -> TenantActor:
+        return TenantActor(self.principal.user_id, self.access.tenant_id, self.access.role)
 
 
 async def tenant_context(request: Request, container: ContainerDep) -> TenantContext:

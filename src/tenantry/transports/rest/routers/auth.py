@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response, status
 
 from tenantry.domain.identity.deps import TokenPair
 from tenantry.transports.rest.deps import ClientDep, ContainerDep, PrincipalDep
-from tenantry.transports.rest.schemas import (
-    Accepted,
+from tenantry.transports.rest.schemas.common import Accepted
+from tenantry.transports.rest.schemas.identity import (
     ChangePasswordRequest,
     ConfirmRequest,
     EmailRequest,

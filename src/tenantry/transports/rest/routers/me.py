@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
-from tenantry.transports.rest.schemas import MeRead, MeUpdate
+from tenantry.transports.rest.schemas.accounts import MeRead, MeUpdate
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from tenantry.domain.accounts.environments import snippet
 from tenantry.domain.accounts.projects import list_environments, list_projects
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
-from tenantry.transports.rest.schemas import EnvironmentRead, Page, ProjectRead
+from tenantry.transports.rest.schemas.accounts import EnvironmentRead, ProjectRead
+from tenantry.transports.rest.schemas.common import Page
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 

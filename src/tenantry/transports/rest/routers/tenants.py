@@ -7,7 +7,8 @@ from fastapi import APIRouter, status
 from tenantry.domain.accounts.tenants import create_organization
 from tenantry.domain.accounts.users import list_memberships
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
-from tenantry.transports.rest.schemas import Page, TenantCreate, TenantSummary
+from tenantry.transports.rest.schemas.accounts import TenantCreate, TenantSummary
+from tenantry.transports.rest.schemas.common import Page
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 

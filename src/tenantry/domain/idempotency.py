@@ -1,0 +1,79 @@
+"""Idempotency keys for creating requests (SPEC §3). The key is claimed with an insert in the
+transaction that does the work and stores the response, so a racing duplicate waits for that
+transaction and then replays its answer; a failed attempt leaves no claim behind."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.errors import Conflict
+from tenantry.storage.tables import IDEMPOTENCY_RECORDS as RECORDS
+from tenantry.storage.upsert import insert_on_conflict
+
+RETENTION = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+
+
+def _this_key(user_id: uuid.UUID, key: str) -> Any:
+    return and_(RECORDS.c.user_id == user_id, RECORDS.c.key == key)
+
+
+async def claim_or_replay(
+    session: AsyncSession, *, user_id: uuid.UUID, key: str, fingerprint: str, now: datetime
+) -> StoredResponse | None:
+    """Claim `key` for this request (None: go ahead and do the work), or return the response
+    stored for it. The same key with another request: 409 `idempotency_key_reused`."""
+    connection = await session.connection()
+    await connection.execute(
+        delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.created_at <= now - RETENTION)
+    )
+    claim = (
+        insert_on_conflict(session, RECORDS)
+        .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
+        .on_conflict_do_nothing()
+    )
+    if (await connection.execute(claim)).rowcount == 1:
+        return None
+    stored = (
+        await connection.execute(
+            select(RECORDS.c.fingerprint, RECORDS.c.status_code, RECORDS.c.body).where(
+                _this_key(user_id, key)
+            )
+        )
+    ).one()
+    if stored.fingerprint != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+        )
+    return StoredResponse(stored.status_code, stored.body)
+
+
+async def store_response(
+    session: AsyncSession, *, user_id: uuid.UUID, key: str, response: StoredResponse
+) -> None:
+    connection = await session.connection()
+    await connection.execute(
+        update(RECORDS)
+        .where(_this_key(user_id, key))
+        .values(status_code=response.status_code, body=response.body)
+    )
+
+
+async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
+    connection = await session.connection()
+    result = await connection.execute(
+        delete(RECORDS).where(RECORDS.c.created_at <= now - RETENTION)
+    )
+    return result.rowcount

@@ -1,0 +1,105 @@
+"""The plan catalog (SPEC §1 plan): tiers with features, limits and an isolation mode, shipped
+as `plans.toml` and replaceable by a file of the same shape (`TENANTRY_PLANS_FILE`)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantry.errors import InvalidInput, PermissionDenied
+
+Isolation = Literal["pool", "silo"]
+
+
+class _PlanFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    self_service: bool = False
+    isolation: Isolation = "pool"
+    monthly_price_cents: int = Field(default=0, ge=0)
+    features: dict[str, bool] = Field(default_factory=dict)
+    limits: dict[str, int] = Field(default_factory=dict)
+
+
+class _CatalogFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plans: dict[str, _PlanFile] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    name: str
+    self_service: bool
+    isolation: Isolation
+    monthly_price_cents: int
+    features: dict[str, bool] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+
+    def check_limit(self, limit: str, *, used: int, adding: int = 1) -> None:
+        """403 `plan_limit` if `adding` more would exceed the plan's `limit`."""
+        allowed = self.limits.get(limit)
+        if allowed is not None and used + adding > allowed:
+            raise PermissionDenied(
+                f"The {self.name} plan allows {allowed} {limit.replace('_', ' ')}; "
+                "upgrade the plan to add more.",
+                code="plan_limit",
+            )
+
+    def features_with(self, overrides: dict[str, Any]) -> dict[str, bool]:
+        """The plan's feature flags with a tenant's platform-admin overrides applied."""
+        merged = dict(self.features)
+        merged.update({key: bool(value) for key, value in overrides.items()})
+        return merged
+
+
+class PlanCatalog:
+    def __init__(self, plans: list[Plan]) -> None:
+        self._plans = {plan.id: plan for plan in plans}
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PlanCatalog:
+        """The shipped catalog, or the one in `path`."""
+        if path is None:
+            text = resources.files(__package__).joinpath("plans.toml").read_text("utf-8")
+        else:
+            text = path.read_text("utf-8")
+        parsed = _CatalogFile.model_validate(tomllib.loads(text))
+        return cls(
+            [
+                Plan(
+                    id=plan_id,
+                    name=entry.name,
+                    self_service=entry.self_service,
+                    isolation=entry.isolation,
+                    monthly_price_cents=entry.monthly_price_cents,
+                    features=dict(entry.features),
+                    limits=dict(entry.limits),
+                )
+                for plan_id, entry in parsed.plans.items()
+            ]
+        )
+
+    def all(self) -> list[Plan]:
+        return list(self._plans.values())
+
+    def get(self, plan_id: str) -> Plan:
+        """The plan named in a request; unknown: 422 `unknown_plan`."""
+        plan = self._plans.get(plan_id)
+        if plan is None:
+            raise InvalidInput(f"There is no plan {plan_id!r}.", code="unknown_plan")
+        return plan
+
+    def of_tenant(self, plan_id: str) -> Plan:
+        """A tenant's plan. A plan dropped from a replaced catalog keeps working, unlimited
+        and without features, rather than locking its tenants out."""
+        return self._plans.get(plan_id) or Plan(
+            id=plan_id, name=plan_id, self_service=False, isolation="pool", monthly_price_cents=0
+        )

@@ -1,0 +1,97 @@
+"""`Idempotency-Key` on creating POSTs (SPEC §3): a route hands its unit of work to
+`CreateOnceDep.run`, which runs it in one transaction with the key's claim and stored answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.clock import Clock
+from tenantry.domain.idempotency import StoredResponse, claim_or_replay, store_response
+from tenantry.errors import MalformedRequest
+from tenantry.storage.database import Database
+from tenantry.transports.rest.deps import TENANT_HEADER, ContainerDep
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+Work = Callable[[AsyncSession], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class CreateOnce:
+    db: Database
+    clock: Clock
+    key: str | None
+    scope: tuple[str, str, str | None]  # method, path, tenant header
+
+    async def run(
+        self,
+        work: Work,
+        *,
+        user_id: uuid.UUID,
+        body: BaseModel | None = None,
+        status_code: int = 201,
+    ) -> JSONResponse:
+        """Run `work` in a transaction and answer with its result; with a key, the first
+        answer is stored and replayed for the same request, and 409 for another one."""
+        async with self.db.transaction() as session:
+            if self.key is not None:
+                stored = await claim_or_replay(
+                    session,
+                    user_id=user_id,
+                    key=self.key,
+                    fingerprint=self._fingerprint(body),
+                    now=self.clock.now(),
+                )
+                if stored is not None:
+                    return JSONResponse(
+                        stored.body,
+                        status_code=stored.status_code,
+                        headers={REPLAYED_HEADER: "true"},
+                    )
+            payload = (await work(session)).model_dump(mode="json")
+            if self.key is not None:
+                await store_response(
+                    session,
+                    user_id=user_id,
+                    key=self.key,
+                    response=StoredResponse(status_code, payload),
+                )
+        return JSONResponse(payload, status_code=status_code)
+
+    def _fingerprint(self, body: BaseModel | None) -> str:
+        content = body.model_dump(mode="json") if body is not None else None
+        canonical = json.dumps([self.scope, content], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def create_once(request: Request, container: ContainerDep) -> CreateOnce:
+    values = request.headers.getlist(IDEMPOTENCY_HEADER)
+    key = values[0].strip() if len(values) == 1 else None
+    if len(values) > 1 or (
+        key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable())
+    ):
+        raise MalformedRequest(
+            f"Send one Idempotency-Key of 1 to {MAX_KEY_LENGTH} printable characters.",
+            code="invalid_idempotency_key",
+        )
+    return CreateOnce(
+        db=container.db,
+        clock=container.clock,
+        key=key,
+        scope=(request.method, request.url.path, request.headers.get(TENANT_HEADER)),
+    )
+
+
+CreateOnceDep = Annotated[CreateOnce, Depends(create_once)]

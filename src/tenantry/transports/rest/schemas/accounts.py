@@ -1,0 +1,67 @@
+"""Bodies of the user and tenant routes (SPEC §6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MembershipRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: uuid.UUID
+    tenant_name: str
+    tenant_kind: str
+    tenant_status: str
+    role: str
+    plan: str
+
+
+class MeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    email_verified: bool
+    default_tenant_id: uuid.UUID | None
+    created_at: datetime
+    memberships: list[MembershipRead]
+
+
+class MeUpdate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    default_tenant_id: uuid.UUID | None = None
+
+
+class TenantCreate(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TenantSummary(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: str
+    status: str
+    plan: str
+    role: str
+
+
+class ProjectRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class EnvironmentRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    client_key: str
+    snippet: str
+    created_at: datetime

@@ -1,0 +1,37 @@
+"""Shapes shared by every part of the REST API: field types and the list envelope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, Field
+
+T = TypeVar("T")
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        ).normalized
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from error
+
+
+Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+# Login-like routes take any string, so a malformed address fails like an unknown one.
+EmailLike = Annotated[str, Field(min_length=1, max_length=320)]
+# The policy check rejects over 1024 characters with `weak_password`; this only bounds input.
+Password = Annotated[str, Field(min_length=1, max_length=4096)]
+Code = Annotated[str, Field(min_length=1, max_length=32)]
+Name = Annotated[str, Field(max_length=200)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class Accepted(BaseModel):
+    status: str
