@@ -8,11 +8,13 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import http_me, login, onboarding, refresh
+from bench import eviction, http_me, http_tenant, login, onboarding, refresh
 from bench.options import parse
 
 BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
     ("http_me", http_me.main),
+    ("http_tenant", http_tenant.main),
+    ("eviction", eviction.main),
     ("login", login.main),
     ("onboarding", onboarding.main),
     ("refresh", refresh.main),

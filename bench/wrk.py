@@ -65,6 +65,14 @@ def static_request(
     return "\n".join(lines) + "\n"
 
 
+def paced(script_text: str, *, mean_delay_ms: int) -> str:
+    """`script_text` with each connection pausing before every request, on average
+    `mean_delay_ms` (uniform jitter), for runs at a fraction of the maximum rate. The jitter
+    keeps connections from firing in lockstep bursts that no real client mix produces. wrk
+    measures latency from send to response, so the pause is not counted."""
+    return script_text + (f"function delay()\n  return math.random(0, {2 * mean_delay_ms})\nend\n")
+
+
 def rotating_bodies(
     method: str, bodies: Sequence[str], headers: Mapping[str, str] | None = None
 ) -> str:

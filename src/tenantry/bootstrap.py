@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 import httpx
 import structlog
 
 from tenantry.clock import Clock
-from tenantry.domain.accounts.users import ProfileReader
+from tenantry.domain.accounts.invitations import Invitations
+from tenantry.domain.accounts.tenants import TenantView, read_tenant
+from tenantry.domain.accounts.users import Profile, get_profile
+from tenantry.domain.caching import CachedReader
+from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
 from tenantry.domain.identity.deps import IdentityDeps
@@ -35,6 +42,18 @@ from tenantry.storage.migrate import upgrade_async
 
 log = structlog.get_logger("tenantry")
 KEY_RELOAD_SECONDS = 60
+PURGE_SECONDS = 3600
+
+
+async def _repeat(interval: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run `job` every `interval` seconds; a failure is logged and the next run goes ahead
+    (a failed key reload keeps the keys we have)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic_job_failed", job=getattr(job, "__qualname__", repr(job)))
 
 
 class Container:
@@ -50,10 +69,12 @@ class Container:
         master_key = load_or_create_master_key(
             configured=settings.master_key, data_dir=settings.data_dir
         )
-        self.db = Database(settings.effective_database_url)
+        self.box = SecretBox(master_key)
+        self.db = Database(settings.effective_database_url, data_dir=settings.data_dir)
+        self.idempotency = IdempotencyRecords(self.box)
         self.keys = KeyRing(
             db=self.db,
-            box=SecretBox(master_key),
+            box=self.box,
             clock=self.clock,
             token_ttl=settings.access_token_ttl,
         )
@@ -97,12 +118,22 @@ class Container:
         self.signup = SignUpFlow(identity)
         self.login = LoginFlow(identity)
         self.recovery = RecoveryFlow(identity)
+        self.invitations = Invitations(
+            mail=self.mail,
+            hasher=SecretHasher(derive_key(master_key, "tenantry/invitation-tokens")),
+            clock=self.clock,
+            public_url=settings.public_url,
+            plans=self.plans,
+        )
         self.http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         federated = FederatedTokens(
             issuers=settings.trusted_issuers, http=self.http, clock=self.clock
         )
         self.authenticator = Authenticator(deps=identity, federated=federated)
-        self.profiles = ProfileReader(self.db)
+        self.profiles: CachedReader[uuid.UUID, Profile] = CachedReader(self.db, get_profile)
+        self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(
+            self.db, partial(read_tenant, plans=self.plans)
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def _mail_sender(self) -> MailSender:
@@ -118,16 +149,18 @@ class Container:
         if workers:
             self._tasks = [
                 asyncio.create_task(self.mail_worker.run_forever(), name="mail-worker"),
-                asyncio.create_task(self._reload_keys_forever(), name="key-reload"),
+                asyncio.create_task(
+                    _repeat(KEY_RELOAD_SECONDS, self.keys.reload), name="key-reload"
+                ),
+                asyncio.create_task(
+                    _repeat(PURGE_SECONDS, self._purge_idempotency_records),
+                    name="idempotency-purge",
+                ),
             ]
 
-    async def _reload_keys_forever(self) -> None:
-        while True:
-            await asyncio.sleep(KEY_RELOAD_SECONDS)
-            try:
-                await self.keys.reload()
-            except Exception:  # keep serving with the keys we have
-                log.exception("key_reload_failed")
+    async def _purge_idempotency_records(self) -> None:
+        async with self.db.transaction() as session:
+            await purge_expired(session, now=self.clock.now())
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.integration
 
 async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    ready = (await client.get("/readyz")).json()
+    assert ready["status"] == "ready"
+    assert len(ready["instance"]) == 12
 
 
 async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,3 +61,61 @@ async def register(
         user_id=me["id"],
         tenant_id=me["default_tenant_id"],
     )
+
+
+INVITATION_TOKEN = re.compile(r"/invite\?token=([A-Za-z0-9_-]+)")
+
+
+def invitation_tokens(mailbox: Mailbox, email: str) -> list[str]:
+    """The tokens of the invitations mailed to `email` so far, oldest first."""
+    return [
+        found.group(1)
+        for mail in mailbox.messages(email)
+        if (found := INVITATION_TOKEN.search(mail.text))
+    ]
+
+
+async def mailed_invitation_token(
+    mailbox: Mailbox, email: str, *, nth: int = 1, within: float = 10.0
+) -> str:
+    """The token in the `nth` invitation mailed to `email`, waiting for it to arrive."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        tokens = invitation_tokens(mailbox, email)
+        if len(tokens) >= nth:
+            return tokens[nth - 1]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no invitation #{nth} to {email} within {within}s")
+
+
+async def invite_and_join(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    inviter: Account,
+    invitee: Account,
+    tenant_id: str,
+    role: str,
+) -> None:
+    """Make `invitee` a member through the real invitation API and the mailed accept URL."""
+    mailed_before = len(invitation_tokens(mailbox, invitee.email))
+    created = await client.post(
+        "/v1/invitations",
+        headers=inviter.headers(tenant_id),
+        json={"email": invitee.email, "role": role},
+    )
+    assert created.status_code == 201, created.text
+    token = await mailed_invitation_token(mailbox, invitee.email, nth=mailed_before + 1)
+    accepted = await client.post(
+        "/v1/invitations/accept", headers=bearer(invitee.access_token), json={"token": token}
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
+async def create_organization(client: httpx.AsyncClient, owner: Account, name: str) -> str:
+    """A new organization tenant owned by `owner`; returns its id."""
+    created = await client.post(
+        "/v1/tenants", headers=bearer(owner.access_token), json={"name": name}
+    )
+    assert created.status_code == 201, created.text
+    tenant_id: str = created.json()["id"]
+    return tenant_id

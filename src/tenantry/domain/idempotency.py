@@ -1,9 +1,11 @@
 """Idempotency keys for creating requests (SPEC §3). The key is claimed with an insert in the
 transaction that does the work and stores the response, so a racing duplicate waits for that
-transaction and then replays its answer; a failed attempt leaves no claim behind."""
+transaction and then replays its answer; a failed attempt leaves no claim behind. Stored
+responses are sealed with the master key, since one may carry a secret."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.identity.masterkey import SecretBox
 from tenantry.errors import Conflict
 from tenantry.storage.tables import IDEMPOTENCY_RECORDS as RECORDS
 from tenantry.storage.upsert import insert_on_conflict
@@ -29,46 +32,64 @@ def _this_key(user_id: uuid.UUID, key: str) -> Any:
     return and_(RECORDS.c.user_id == user_id, RECORDS.c.key == key)
 
 
-async def claim_or_replay(
-    session: AsyncSession, *, user_id: uuid.UUID, key: str, fingerprint: str, now: datetime
-) -> StoredResponse | None:
-    """Claim `key` for this request (None: go ahead and do the work), or return the response
-    stored for it. The same key with another request: 409 `idempotency_key_reused`."""
-    connection = await session.connection()
-    await connection.execute(
-        delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.created_at <= now - RETENTION)
-    )
-    claim = (
-        insert_on_conflict(session, RECORDS)
-        .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
-        .on_conflict_do_nothing()
-    )
-    if (await connection.execute(claim)).rowcount == 1:
-        return None
-    stored = (
+class IdempotencyRecords:
+    def __init__(self, box: SecretBox) -> None:
+        self._box = box
+
+    async def claim_or_replay(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+    ) -> StoredResponse | None:
+        """Claim `key` for this request (None: go ahead and do the work), or return the
+        response stored for it. The same key with another request: 409
+        `idempotency_key_reused`."""
+        connection = await session.connection()
         await connection.execute(
-            select(RECORDS.c.fingerprint, RECORDS.c.status_code, RECORDS.c.body).where(
-                _this_key(user_id, key)
+            delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.created_at <= now - RETENTION)
+        )
+        claim = (
+            insert_on_conflict(session, RECORDS)
+            .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
+            .on_conflict_do_nothing()
+        )
+        if (await connection.execute(claim)).rowcount == 1:
+            return None
+        stored = (
+            await connection.execute(
+                select(RECORDS.c.fingerprint, RECORDS.c.status_code, RECORDS.c.sealed_body).where(
+                    _this_key(user_id, key)
+                )
             )
+        ).one()
+        if stored.fingerprint != fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was used with a different request.",
+                code="idempotency_key_reused",
+            )
+        body = self._box.decrypt(stored.sealed_body, context=_context(user_id, key))
+        return StoredResponse(stored.status_code, json.loads(body))
+
+    async def store_response(
+        self, session: AsyncSession, *, user_id: uuid.UUID, key: str, response: StoredResponse
+    ) -> None:
+        sealed = self._box.encrypt(
+            json.dumps(response.body).encode(), context=_context(user_id, key)
         )
-    ).one()
-    if stored.fingerprint != fingerprint:
-        raise Conflict(
-            "This Idempotency-Key was used with a different request.",
-            code="idempotency_key_reused",
+        connection = await session.connection()
+        await connection.execute(
+            update(RECORDS)
+            .where(_this_key(user_id, key))
+            .values(status_code=response.status_code, sealed_body=sealed)
         )
-    return StoredResponse(stored.status_code, stored.body)
 
 
-async def store_response(
-    session: AsyncSession, *, user_id: uuid.UUID, key: str, response: StoredResponse
-) -> None:
-    connection = await session.connection()
-    await connection.execute(
-        update(RECORDS)
-        .where(_this_key(user_id, key))
-        .values(status_code=response.status_code, body=response.body)
-    )
+def _context(user_id: uuid.UUID, key: str) -> str:
+    return f"idempotency:{user_id}:{key}"
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime) -> int:

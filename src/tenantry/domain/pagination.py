@@ -8,7 +8,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from tenantry.errors import MalformedRequest
 
 T = TypeVar("T")
+Columns = TypeVarTuple("Columns")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -47,12 +48,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def paginate(
-    statement: Select[Any],
+    statement: Select[*Columns],
     page: PageRequest,
     *,
     created_at: InstrumentedAttribute[datetime],
     row_id: InstrumentedAttribute[uuid.UUID],
-) -> Select[Any]:
+) -> Select[*Columns]:
     """Order by (created_at, id), start after the cursor, fetch one extra row to see if more."""
     if page.cursor:
         after_time, after_id = decode_cursor(page.cursor)

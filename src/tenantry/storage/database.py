@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -67,10 +68,12 @@ class Database:
     """Owns the engine and hands out units of work: `transaction()` for writes, `read()` for
     reads. Services never commit; the unit of work does, then runs its after-commit hooks."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, data_dir: Path | None = None) -> None:
+        """`data_dir`: where the processes of this host share the access epoch on PostgreSQL
+        (SQLite keeps it beside the database file)."""
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
-        self.epoch = _access_epoch(self.url)
+        self.epoch = _access_epoch(self.url, data_dir)
         options: dict[str, Any] = {}
         if self.dialect == "postgresql":
             options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
@@ -111,10 +114,13 @@ class Database:
         await self.engine.dispose()
 
 
-def _access_epoch(url: URL) -> AccessEpoch:
+def _access_epoch(url: URL, data_dir: Path | None) -> AccessEpoch:
     if url.get_backend_name() == "postgresql":
         plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresEpoch(plain)
+        # One stamp file per database: servers of other databases on this host stay apart.
+        name = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()
+        host_local = FileEpoch(data_dir / f"epoch-{name[:16]}") if data_dir else None
+        return PostgresEpoch(plain, host_local=host_local)
     database = url.database or ""
     if not database or database == ":memory:":
         raise ValueError("Tenantry needs a SQLite file, not an in-memory database")

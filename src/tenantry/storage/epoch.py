@@ -7,7 +7,10 @@ entry stale.
   a bump at once, with no database round trip.
 - PostgreSQL (many hosts): `pg_notify` inside the writing transaction, delivered at commit to a
   listener in every process. While the listener is down the epoch changes on every read, so
-  nothing is served from cache.
+  nothing is served from cache. A notification reaches other processes moments after the
+  commit, which can be after the writer has answered; so the processes of one host (`serve
+  --workers N`) also share the memory-mapped stamp, which the writer updates before it
+  answers. Another host learns of the change when its listener does.
 """
 
 from __future__ import annotations
@@ -38,8 +41,12 @@ LISTENER_RETRY_SECONDS = 1.0
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 
+# Only compared for equality: (the host-local stamp, this process's notification count).
+Stamp = tuple[int, int]
+
+
 class AccessEpoch(Protocol):
-    def current(self) -> int: ...
+    def current(self) -> Stamp: ...
 
     async def bump(self, session: AsyncSession) -> None: ...
 
@@ -59,7 +66,10 @@ class FileEpoch:
         finally:
             os.close(descriptor)
 
-    def current(self) -> int:
+    def current(self) -> Stamp:
+        return (self.local_stamp(), 0)
+
+    def local_stamp(self) -> int:
         value: int = STAMP.unpack_from(self._map)[0]
         return value
 
@@ -79,21 +89,25 @@ class FileEpoch:
 
 
 class PostgresEpoch:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, host_local: FileEpoch | None) -> None:
         self._dsn = dsn
+        self._host_local = host_local
         self._stamp = 0
         self._listening = False
         self._misses = itertools.count(start=1 << 62)
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
 
-    def current(self) -> int:
-        return self._stamp if self._listening else next(self._misses)
+    def current(self) -> Stamp:
+        local = self._host_local.local_stamp() if self._host_local is not None else 0
+        return (local, self._stamp if self._listening else next(self._misses))
 
     async def bump(self, session: AsyncSession) -> None:
         connection = await session.connection()
         await connection.execute(_NOTIFY, {"channel": CHANNEL})
         after_commit(session, self._advance)
+        if self._host_local is not None:
+            await self._host_local.bump(session)
 
     def _advance(self, *_args: Any) -> None:
         self._stamp += 1

@@ -231,7 +231,8 @@ class Invitation(Base):
 
 
 class IdempotencyRecord(Base):
-    """A creating request's key and its first response, replayed for 24 hours."""
+    """A creating request's key and its first response, replayed for 24 hours. The body is
+    sealed with the master key: a response may carry a secret (an invitation's accept URL)."""
 
     __tablename__ = "idempotency_records"
     __table_args__ = (Index("ix_idempotency_records_created_at", "created_at"),)
@@ -240,7 +241,7 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
-    body: Mapped[Any | None] = mapped_column(JSON)
+    sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
 
 

@@ -1,10 +1,30 @@
-"""Environment keys and the copy-paste snippet that carries them."""
+"""A project's environments (SPEC §6): slugs, public client keys and the copy-paste snippet that
+carries them. Any member reads them, editors change them, admins rotate keys. Every query is
+scoped by the actor's tenant and the project. The project lookup lives here, not in projects,
+because projects build on environments: a new project gets the default ones."""
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.tenants import lock_tenant
+from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.errors import Conflict, InvalidInput, NotFound
+from tenantry.storage.models import Environment, Project
 
 DEFAULT_ENVIRONMENTS = (("Development", "development"), ("Production", "production"))
+SLUG_MAX_LENGTH = 63
+SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{0,{SLUG_MAX_LENGTH - 1}}}$"
 
 
 def new_client_key() -> str:
@@ -13,3 +33,194 @@ def new_client_key() -> str:
 
 def snippet(*, public_url: str, client_key: str) -> str:
     return f'<script src="{public_url}/sdk.js" data-client-key="{client_key}" async></script>'
+
+
+def slug_for(name: str, slug: str | None = None) -> str:
+    """`slug` if it is valid, else one made from `name` ("Staging EU" -> "staging-eu")."""
+    if slug is None:
+        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+        slug = slug[:SLUG_MAX_LENGTH].rstrip("-")
+        if not slug:
+            raise InvalidInput(
+                "The name has no letters or digits to make a slug from; send a slug.",
+                code="invalid_slug",
+            )
+    if not re.fullmatch(SLUG_PATTERN, slug):
+        raise InvalidInput(f"A slug must match {SLUG_PATTERN}.", code="invalid_slug")
+    return slug
+
+
+async def project_row_or_raise(
+    session: AsyncSession, *, tenant_id: uuid.UUID, project_id: uuid.UUID, lock: bool = False
+) -> Project:
+    """The project row; with `lock`, locked until the transaction ends, so it cannot be deleted
+    under a change, a new environment or a team link."""
+    statement = select(Project).where(Project.id == project_id, Project.tenant_id == tenant_id)
+    project = await session.scalar(statement.with_for_update() if lock else statement)
+    if project is None:
+        raise NotFound("No such project in this tenant.", code="project_not_found")
+    return project
+
+
+async def add_environments(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    names_and_slugs: tuple[tuple[str, str], ...],
+    now: datetime,
+) -> list[Environment]:
+    """Insert environments with fresh client keys and their `environment.created` events; the
+    caller has checked the project, the slugs and the plan."""
+    environments = [
+        Environment(
+            id=uuid.uuid4(),
+            tenant_id=actor.tenant_id,
+            project_id=project_id,
+            name=name,
+            slug=slug,
+            client_key=new_client_key(),
+            created_at=now,
+            updated_at=now,
+        )
+        for name, slug in names_and_slugs
+    ]
+    session.add_all(environments)
+    await session.flush()
+    events = [
+        Event(
+            "environment.created",
+            actor.tenant_id,
+            actor.user_id,
+            {"project_id": str(project_id), "environment_id": str(env.id), "slug": env.slug},
+        )
+        for env in environments
+    ]
+    await record_events(session, events, now=now)
+    return environments
+
+
+async def list_environments(
+    session: AsyncSession, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
+) -> Page[Environment]:
+    await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
+    statement = paginate(
+        select(Environment).where(
+            Environment.tenant_id == actor.tenant_id, Environment.project_id == project_id
+        ),
+        page,
+        created_at=Environment.created_at,
+        row_id=Environment.id,
+    )
+    rows = list(await session.scalars(statement))
+    return make_page(rows, page, key=lambda env: (env.created_at, env.id))
+
+
+async def get_environment_or_raise(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    lock: bool = False,
+) -> Environment:
+    """The environment; with `lock`, locked until the transaction ends, so a change to it
+    cannot race its deletion."""
+    statement = select(Environment).where(
+        Environment.tenant_id == actor.tenant_id,
+        Environment.project_id == project_id,
+        Environment.id == environment_id,
+    )
+    environment = await session.scalar(statement.with_for_update() if lock else statement)
+    if environment is None:
+        raise _environment_not_found()
+    return environment
+
+
+async def create_environment(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    plans: PlanCatalog,
+    project_id: uuid.UUID,
+    name: str,
+    slug: str | None,
+    now: datetime,
+) -> Environment:
+    """A new environment, within the plan's `environments_per_project` limit; the slug (made
+    from the name when absent) is unique in the project."""
+    actor.require("editor")
+    slug = slug_for(name, slug)
+    tenant = await lock_tenant(session, actor.tenant_id)
+    await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id, lock=True)
+    slugs = set(
+        await session.scalars(select(Environment.slug).where(Environment.project_id == project_id))
+    )
+    if slug in slugs:
+        raise Conflict(
+            f"This project already has an environment {slug!r}.", code="environment_slug_taken"
+        )
+    plans.of_tenant(tenant.plan).check_limit("environments_per_project", used=len(slugs))
+    [environment] = await add_environments(
+        session, actor=actor, project_id=project_id, names_and_slugs=((name, slug),), now=now
+    )
+    return environment
+
+
+async def rename_environment(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    name: str | None,
+    now: datetime,
+) -> Environment:
+    """Rename only: the slug and the key are what installed snippets and clients rely on."""
+    actor.require("editor")
+    environment = await get_environment_or_raise(
+        session, actor=actor, project_id=project_id, environment_id=environment_id, lock=True
+    )
+    if name is not None and name != environment.name:
+        environment.name, environment.updated_at = name, now
+        await session.flush()
+    return environment
+
+
+async def rotate_client_key(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    now: datetime,
+) -> Environment:
+    """Replace the environment's client key; the old one stops matching at commit."""
+    actor.require("admin")
+    environment = await get_environment_or_raise(
+        session, actor=actor, project_id=project_id, environment_id=environment_id, lock=True
+    )
+    environment.client_key, environment.updated_at = new_client_key(), now
+    await session.flush()
+    return environment
+
+
+async def delete_environment(
+    session: AsyncSession, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
+) -> None:
+    actor.require("editor")
+    connection = await session.connection()
+    deleted = await connection.execute(
+        delete(Environment).where(
+            Environment.tenant_id == actor.tenant_id,
+            Environment.project_id == project_id,
+            Environment.id == environment_id,
+        )
+    )
+    if deleted.rowcount == 0:
+        raise _environment_not_found()
+
+
+def _environment_not_found() -> NotFound:
+    return NotFound("No such environment in this project.", code="environment_not_found")

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.environments import DEFAULT_ENVIRONMENTS, new_client_key
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.plans.catalog import DEFAULT_PLAN
 from tenantry.faults import Faults
 from tenantry.storage.tables import ENVIRONMENTS, MEMBERSHIPS, PROJECTS, TENANTS, USERS
 
-DEFAULT_PLAN = "free"
 FIRST_PROJECT_NAME = "My first project"
 
 

@@ -1,19 +1,38 @@
-"""Creating organization tenants, and the per-tenant lock that serializes changes to a tenant's
-members, owners and counted resources (SPEC §6)."""
+"""Tenants (SPEC §6): creating organizations; reading, updating and deleting the tenant of the
+request; and the per-tenant lock that serializes changes to its members, owners and counted
+resources."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.accounts.onboarding import DEFAULT_PLAN
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.users import fall_back_to_personal_tenant
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.errors import NotFound
+from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
+from tenantry.errors import Conflict, NotFound
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant
+
+
+@dataclass(frozen=True)
+class TenantView:
+    id: uuid.UUID
+    name: str
+    kind: str
+    plan: str
+    status: str
+    isolation: str
+    profile: dict[str, Any]
+    features: dict[str, bool]
+    limits: dict[str, int]
+    created_at: datetime
 
 
 async def create_organization(
@@ -76,3 +95,69 @@ async def lock_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     if tenant is None:
         raise NotFound("No such tenant.", code="tenant_not_found")
     return tenant
+
+
+async def read_tenant(
+    session: AsyncSession, tenant_id: uuid.UUID, *, plans: PlanCatalog
+) -> TenantView:
+    """getOrg: the tenant with its plan's features (after overrides) and limits. Callers have
+    passed the tenant check, so the tenant exists."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("No such tenant.", code="tenant_not_found")
+    plan = plans.of_tenant(tenant.plan)
+    return TenantView(
+        id=tenant.id,
+        name=tenant.name,
+        kind=tenant.kind,
+        plan=tenant.plan,
+        status=tenant.status,
+        isolation=tenant.isolation,
+        profile=dict(tenant.profile),
+        features=plan.features_with(tenant.feature_overrides),
+        limits=dict(plan.limits),
+        created_at=tenant.created_at,
+    )
+
+
+async def update_tenant(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    now: datetime,
+    name: str | None = None,
+    profile: dict[str, Any] | None = None,
+) -> None:
+    """Rename and/or merge `profile` into the tenant's profile (a None value removes a
+    field). Locked, so two admins editing different fields don't lose either edit."""
+    actor.require("admin")
+    tenant = await lock_tenant(session, actor.tenant_id)
+    changed: dict[str, Any] = {}
+    if name is not None:
+        tenant.name = changed["name"] = name
+    if profile is not None:
+        merged = {**tenant.profile, **profile}
+        tenant.profile = {key: value for key, value in merged.items() if value is not None}
+        changed["profile"] = sorted(profile)
+    tenant.updated_at = now
+    await record_events(
+        session, [Event("tenant.updated", tenant.id, actor.user_id, changed)], now=now
+    )
+    await bump_access_epoch(session)  # cached tenant views and membership lists show the name
+
+
+async def delete_tenant(session: AsyncSession, *, actor: TenantActor, now: datetime) -> None:
+    """Delete an organization tenant and everything in it. Members whose default tenant it
+    was fall back to their personal tenant."""
+    actor.require("owner")
+    tenant = await lock_tenant(session, actor.tenant_id)
+    if tenant.kind == "personal":
+        raise Conflict("A personal tenant cannot be deleted.", code="personal_tenant")
+    await fall_back_to_personal_tenant(session, tenant_id=tenant.id)
+    await session.execute(delete(Tenant).where(Tenant.id == tenant.id))
+    await record_events(
+        session,
+        [Event("tenant.deleted", tenant.id, actor.user_id, {"tenant_id": str(tenant.id)})],
+        now=now,
+    )
+    await bump_access_epoch(session)

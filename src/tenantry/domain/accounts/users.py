@@ -6,13 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.caching import EpochCache
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import PermissionDenied, Unauthenticated
-from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant, User
 
@@ -39,8 +38,10 @@ class Profile:
     memberships: list[MembershipView]
 
 
-async def list_memberships(session: AsyncSession, *, user_id: uuid.UUID) -> list[MembershipView]:
-    rows = await session.execute(
+def _memberships_of(
+    user_id: uuid.UUID,
+) -> Select[uuid.UUID, str, str, str, str, str, datetime]:
+    return (
         select(
             Tenant.id,
             Tenant.name,
@@ -52,29 +53,28 @@ async def list_memberships(session: AsyncSession, *, user_id: uuid.UUID) -> list
         )
         .join(Membership, Membership.tenant_id == Tenant.id)
         .where(Membership.user_id == user_id)
-        .order_by(Membership.created_at, Tenant.id)
+    )
+
+
+async def list_memberships(session: AsyncSession, *, user_id: uuid.UUID) -> list[MembershipView]:
+    """All of the user's memberships, oldest first (the profile shows them all)."""
+    rows = await session.execute(
+        _memberships_of(user_id).order_by(Membership.created_at, Tenant.id)
     )
     return [MembershipView(*row) for row in rows]
 
 
-class ProfileReader:
-    """`get_profile` behind an access-epoch cache: profile writes bump the epoch."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._cache: EpochCache[uuid.UUID, Profile] = EpochCache()
-
-    async def get(self, user_id: uuid.UUID) -> Profile:
-        epoch = self._db.epoch.current()
-        profile = self._cache.get(user_id, epoch=epoch)
-        if profile is None:
-            async with self._db.read() as session:
-                profile = await get_profile(session, user_id=user_id)
-            self._cache.put(user_id, profile, epoch=epoch)
-        return profile
+async def page_memberships(
+    session: AsyncSession, *, user_id: uuid.UUID, page: PageRequest
+) -> Page[MembershipView]:
+    statement = paginate(
+        _memberships_of(user_id), page, created_at=Membership.created_at, row_id=Tenant.id
+    )
+    views = [MembershipView(*row) for row in await session.execute(statement)]
+    return make_page(views, page, key=lambda view: (view.created_at, view.tenant_id))
 
 
-async def get_profile(session: AsyncSession, *, user_id: uuid.UUID) -> Profile:
+async def get_profile(session: AsyncSession, user_id: uuid.UUID) -> Profile:
     user = await session.get(User, user_id)
     if user is None:
         raise Unauthenticated("The access token is revoked.", code="token_revoked")
@@ -119,3 +119,15 @@ async def update_profile(
     data = {key: str(value) for key, value in changed.items() if value is not None}
     await record_events(session, [Event("user.updated", None, user_id, data)], now=now)
     await bump_access_epoch(session)
+
+
+async def fall_back_to_personal_tenant(
+    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> None:
+    """Users (or the one user) whose default tenant is `tenant_id`, which they are leaving or
+    which is going away, default to their personal tenant again."""
+    personal = select(Tenant.id).where(Tenant.personal_owner_id == User.id).scalar_subquery()
+    leaving = User.default_tenant_id == tenant_id
+    if user_id is not None:
+        leaving &= User.id == user_id
+    await session.execute(update(User).where(leaving).values(default_tenant_id=personal))

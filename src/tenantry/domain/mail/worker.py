@@ -55,8 +55,12 @@ class MailWorker:
                 log.exception("mail_drain_failed")
                 sent = 0
             if sent < BATCH:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the event fires (CPython gh-86296), and the
+                # worker would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outbox.ready.wait(), IDLE_POLL_SECONDS)
+                    async with asyncio.timeout(IDLE_POLL_SECONDS):
+                        await self._outbox.ready.wait()
                 self._outbox.ready.clear()
 
     async def drain_once(self) -> int:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenantry.errors import InvalidInput, PermissionDenied
 
 Isolation = Literal["pool", "silo"]
+# The plan of personal workspaces and of organizations created by their users.
+DEFAULT_PLAN = "free"
 
 
 class _PlanFile(BaseModel):

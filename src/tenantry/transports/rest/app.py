@@ -13,7 +13,19 @@ from tenantry.logs import configure_logging
 from tenantry.settings import Settings
 from tenantry.transports.rest import problems
 from tenantry.transports.rest.observability import Observability
-from tenantry.transports.rest.routers import auth, health, me, projects, tenants, wellknown
+from tenantry.transports.rest.routers import (
+    auth,
+    health,
+    invitations,
+    me,
+    members,
+    plans,
+    projects,
+    teams,
+    tenant,
+    tenants,
+    wellknown,
+)
 
 
 def create_app(
@@ -40,7 +52,12 @@ def create_app(
         auth.router,
         me.router,
         tenants.router,
+        tenant.router,
+        plans.router,
         projects.router,
+        teams.router,
+        members.router,
+        invitations.router,
     ):
         app.include_router(router)
     app.add_middleware(Observability)

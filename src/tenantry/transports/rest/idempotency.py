@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
-from tenantry.domain.idempotency import StoredResponse, claim_or_replay, store_response
+from tenantry.domain.idempotency import IdempotencyRecords, StoredResponse
 from tenantry.errors import MalformedRequest
 from tenantry.storage.database import Database
 from tenantry.transports.rest.deps import TENANT_HEADER, ContainerDep
@@ -32,6 +32,7 @@ Work = Callable[[AsyncSession], Awaitable[BaseModel]]
 class CreateOnce:
     db: Database
     clock: Clock
+    records: IdempotencyRecords
     key: str | None
     scope: tuple[str, str, str | None]  # method, path, tenant header
 
@@ -47,7 +48,7 @@ class CreateOnce:
         answer is stored and replayed for the same request, and 409 for another one."""
         async with self.db.transaction() as session:
             if self.key is not None:
-                stored = await claim_or_replay(
+                stored = await self.records.claim_or_replay(
                     session,
                     user_id=user_id,
                     key=self.key,
@@ -62,7 +63,7 @@ class CreateOnce:
                     )
             payload = (await work(session)).model_dump(mode="json")
             if self.key is not None:
-                await store_response(
+                await self.records.store_response(
                     session,
                     user_id=user_id,
                     key=self.key,
@@ -89,6 +90,7 @@ async def create_once(request: Request, container: ContainerDep) -> CreateOnce:
     return CreateOnce(
         db=container.db,
         clock=container.clock,
+        records=container.idempotency,
         key=key,
         scope=(request.method, request.url.path, request.headers.get(TENANT_HEADER)),
     )

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
-        sa.Column("body", sa.JSON(), nullable=True),
+        sa.Column("sealed_body", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", tenantry.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", "key", name=op.f("pk_idempotency_records")),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -9,6 +11,9 @@ from tenantry.errors import Unavailable
 from tenantry.transports.rest.deps import ContainerDep
 
 router = APIRouter(tags=["operations"])
+# Tells apart the processes behind one address (`serve --workers N`, replicas) when
+# diagnosing; random, so it reveals nothing about the host.
+INSTANCE = uuid.uuid4().hex[:12]
 
 
 @router.get("/healthz")
@@ -22,7 +27,7 @@ async def readyz(container: ContainerDep) -> dict[str, str]:
         await container.db.ping()
     except Exception as error:  # any failure to reach the database means not ready
         raise Unavailable("The database is unreachable.", code="database_unavailable") from error
-    return {"status": "ready"}
+    return {"status": "ready", "instance": INSTANCE}
 
 
 @router.get("/metrics")

@@ -48,20 +48,3 @@ class TenantSummary(BaseModel):
     status: str
     plan: str
     role: str
-
-
-class ProjectRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    created_at: datetime
-
-
-class EnvironmentRead(BaseModel):
-    id: uuid.UUID
-    name: str
-    slug: str
-    client_key: str
-    snippet: str
-    created_at: datetime

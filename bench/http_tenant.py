@@ -1,0 +1,83 @@
+"""The tenant context on a hot path: authorized `GET /v1/tenant` (Bearer + `X-Tenant-ID`, the
+membership and tenant status re-validated) as a ratio to `/healthz` in the same run (target
+>= 0.5), then its p99 latency at half of that maximum rate (target <= 5 ms)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from bench import wrk
+from bench.load import (
+    CPU_NOTE,
+    HEALTHZ,
+    HTTP_COLUMNS,
+    bracketed,
+    drive,
+    healthz_rate,
+    http_row,
+    warm_up,
+    wrk_note,
+)
+from bench.options import Options, parse
+from bench.report import Table, verdict
+from bench.server import Deployment, get_json, login, per_backend, running_server
+
+RATIO_TARGET = 0.5
+P99_TARGET_MS = 5.0
+ROUTE = "/v1/tenant"
+HALF_LOAD = f"{ROUTE} @ half rate"
+# wrk's pause comes on top of each request's own latency (about this much at half load).
+EXPECTED_LATENCY_MS = 1
+
+
+def measure(options: Options, table: Table, backend: str, target: Deployment) -> None:
+    target.create_user()
+    with running_server(target, workers=options.workers) as server:
+        auth = {"Authorization": f"Bearer {login(server.base_url)}"}
+        me = get_json(server.base_url, "/v1/me", auth)
+        tenant = {**auth, "X-Tenant-ID": str(me["default_tenant_id"])}
+        get_json(server.base_url, ROUTE, tenant)
+        scripts = {HEALTHZ: wrk.static_request(), ROUTE: wrk.static_request(headers=tenant)}
+        for route, script in scripts.items():
+            warm_up(server, route, script, options)
+        runs = [drive(server, route, scripts[route], options) for route in bracketed([ROUTE])]
+        maximum = next(run.rate for run in runs if run.route == ROUTE)
+        # Each connection waits this long between requests: together, half the maximum rate.
+        delay_ms = max(0, round(options.connections * 1000 / (maximum / 2)) - EXPECTED_LATENCY_MS)
+        half = drive(server, ROUTE, wrk.paced(scripts[ROUTE], mean_delay_ms=delay_ms), options)
+    baseline = healthz_rate(runs)
+    for run in runs:
+        cells = http_row(backend, run, baseline)
+        if run.route == ROUTE:
+            ratio = run.rate / baseline
+            cells[-1] = f"{ratio:.2f} (target >= {RATIO_TARGET}: {verdict(ratio, RATIO_TARGET)})"
+        table.add(*cells)
+    cells = http_row(backend, half, baseline)
+    cells[1] = HALF_LOAD
+    p99 = half.result.p99_ms
+    passed = "met" if p99 <= P99_TARGET_MS else "MISSED"
+    cells[-1] = (
+        f"{half.rate / maximum:.2f} of max; p99 {p99:.2f} ms (target <= {P99_TARGET_MS}: {passed})"
+    )
+    table.add(*cells)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse(__doc__ or "", argv)
+    table = Table("Authorized GET /v1/tenant vs /healthz (wrk)", HTTP_COLUMNS)
+    table.notes += [
+        CPU_NOTE,
+        wrk_note(ROUTE, options),
+        f"`{ROUTE}` sends `Authorization: Bearer` and `X-Tenant-ID` (the user's personal tenant)",
+        f"`{HALF_LOAD}`: the same connections, each pausing a random 0..2x mean delay before "
+        "every request (wrk `delay()`) so that together they offer half the maximum rate "
+        "measured just before; its last cell is the achieved fraction of the maximum and the "
+        "p99 (closed-loop: a stall delays later sends instead of queueing them)",
+        "each route is warmed up for 1 s first; the ratio uses the mean of both /healthz runs",
+    ]
+    return per_backend(options, tag="tenant", table=table, measure=measure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

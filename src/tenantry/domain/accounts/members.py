@@ -1,0 +1,140 @@
+"""A tenant's members (SPEC §6): listing, reading, changing roles and removing. The owner rules
+count owners under the tenant lock, so two owners demoting each other at once leave exactly one
+owner. The actor's role is the one the request was authorized with."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.tenants import lock_tenant
+from tenantry.domain.accounts.users import fall_back_to_personal_tenant
+from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.errors import Conflict, NotFound
+from tenantry.storage.epoch import bump_access_epoch
+from tenantry.storage.models import Membership, Tenant, User
+
+
+@dataclass(frozen=True)
+class MemberView:
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    joined_at: datetime
+
+
+_MEMBERS = select(
+    Membership.user_id, User.email, User.name, Membership.role, Membership.created_at
+).join(User, User.id == Membership.user_id)
+
+
+def _members_of(tenant_id: uuid.UUID) -> Select[uuid.UUID, str, str, str, datetime]:
+    return _MEMBERS.where(Membership.tenant_id == tenant_id)
+
+
+def member_not_found() -> NotFound:
+    return NotFound("No such member in this tenant.", code="member_not_found")
+
+
+async def list_members(
+    session: AsyncSession, *, tenant_id: uuid.UUID, page: PageRequest
+) -> Page[MemberView]:
+    """The tenant's members in the order they joined."""
+    statement = paginate(
+        _members_of(tenant_id).add_columns(Membership.id),
+        page,
+        created_at=Membership.created_at,
+        row_id=Membership.id,
+    )
+    rows = list(await session.execute(statement))
+    found = make_page(rows, page, key=lambda row: (row.created_at, row.id))
+    return Page([MemberView(*row[:5]) for row in found.items], found.next_cursor)
+
+
+async def get_member_or_raise(
+    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> MemberView:
+    row = (await session.execute(_members_of(tenant_id).where(User.id == user_id))).one_or_none()
+    if row is None:
+        raise member_not_found()
+    return MemberView(*row)
+
+
+async def change_role(
+    session: AsyncSession, *, actor: TenantActor, user_id: uuid.UUID, role: str, now: datetime
+) -> MemberView:
+    """Admins manage admins, editors and viewers; granting or taking away `owner` needs an
+    owner, and the last owner (or a personal tenant's owner) keeps the role."""
+    actor.require("admin")
+    tenant = await lock_tenant(session, actor.tenant_id)
+    membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
+    previous = membership.role
+    if previous == role:
+        return await get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
+    if "owner" in (previous, role):
+        actor.require("owner")
+    if previous == "owner":
+        await _keep_an_owner(session, tenant=tenant, user_id=user_id)
+    membership.role = role
+    membership.updated_at = now
+    data = {"user_id": str(user_id), "role": role, "previous_role": previous}
+    event = Event("membership.updated", tenant.id, actor.user_id, data)
+    await record_events(session, [event], now=now)
+    await bump_access_epoch(session)
+    return await get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
+
+
+async def remove_member(
+    session: AsyncSession, *, actor: TenantActor, user_id: uuid.UUID, now: datetime
+) -> None:
+    """Evict a member (admins; owners for an owner), or leave (anyone, for themselves). The
+    user's default tenant falls back to their personal tenant."""
+    leaving = user_id == actor.user_id
+    if not leaving:
+        actor.require("admin")
+    tenant = await lock_tenant(session, actor.tenant_id)
+    membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
+    if membership.role == "owner":
+        if not leaving:
+            actor.require("owner")
+        await _keep_an_owner(session, tenant=tenant, user_id=user_id)
+    await session.execute(delete(Membership).where(Membership.id == membership.id))
+    await fall_back_to_personal_tenant(session, tenant_id=tenant.id, user_id=user_id)
+    data = {"user_id": str(user_id), "role": membership.role}
+    event = Event("membership.deleted", tenant.id, actor.user_id, data)
+    await record_events(session, [event], now=now)
+    await bump_access_epoch(session)
+
+
+async def _locked_membership(
+    session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> Membership:
+    membership = await session.scalar(
+        select(Membership)
+        .where(Membership.tenant_id == tenant_id, Membership.user_id == user_id)
+        .with_for_update()
+    )
+    if membership is None:
+        raise member_not_found()
+    return membership
+
+
+async def _keep_an_owner(session: AsyncSession, *, tenant: Tenant, user_id: uuid.UUID) -> None:
+    """Refuse to take `owner` from `user_id` if that leaves the tenant without one. Runs under
+    the tenant lock, so the count cannot change before the transaction ends."""
+    if tenant.personal_owner_id == user_id:
+        raise Conflict("The owner of a personal tenant stays its owner.", code="personal_tenant")
+    owners = await session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.tenant_id == tenant.id, Membership.role == "owner")
+    )
+    if (owners or 0) <= 1:
+        raise Conflict("A tenant needs at least one owner.", code="last_owner")

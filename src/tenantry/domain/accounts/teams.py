@@ -1,0 +1,214 @@
+"""A tenant's teams and their members (SPEC §6): any member reads teams, admins change them and
+manage who is in them. Every query is scoped by the actor's tenant."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.tenants import lock_tenant
+from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.errors import Conflict, NotFound
+from tenantry.storage.models import Membership, Team, TeamMember, User
+from tenantry.storage.tables import TEAM_MEMBERS
+from tenantry.storage.upsert import insert_on_conflict
+
+
+@dataclass(frozen=True)
+class TeamView:
+    id: uuid.UUID
+    name: str
+    member_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TeamMemberView:
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    added_at: datetime
+
+
+_MEMBER_COUNT = (
+    select(func.count()).select_from(TeamMember).where(TeamMember.team_id == Team.id)
+).scalar_subquery()
+_TEAM_VIEW = select(Team.id, Team.name, _MEMBER_COUNT, Team.created_at)
+_MEMBER_VIEW = (
+    select(TeamMember.user_id, User.email, User.name, Membership.role, TeamMember.created_at)
+    .join(
+        Membership,
+        (Membership.tenant_id == TeamMember.tenant_id) & (Membership.user_id == TeamMember.user_id),
+    )
+    .join(User, User.id == TeamMember.user_id)
+)
+
+
+async def list_teams(
+    session: AsyncSession, *, actor: TenantActor, page: PageRequest
+) -> Page[TeamView]:
+    statement = paginate(
+        _TEAM_VIEW.where(Team.tenant_id == actor.tenant_id),
+        page,
+        created_at=Team.created_at,
+        row_id=Team.id,
+    )
+    views = [TeamView(*row) for row in await session.execute(statement)]
+    return make_page(views, page, key=lambda team: (team.created_at, team.id))
+
+
+async def get_team_or_raise(
+    session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID
+) -> TeamView:
+    row = (
+        await session.execute(
+            _TEAM_VIEW.where(Team.tenant_id == actor.tenant_id, Team.id == team_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise _team_not_found()
+    return TeamView(*row)
+
+
+async def team_row_or_raise(
+    session: AsyncSession, *, tenant_id: uuid.UUID, team_id: uuid.UUID, lock: bool = False
+) -> Team:
+    """The team row; with `lock`, locked until the transaction ends, so it cannot be deleted
+    under a change or a new member or project link."""
+    statement = select(Team).where(Team.tenant_id == tenant_id, Team.id == team_id)
+    team = await session.scalar(statement.with_for_update() if lock else statement)
+    if team is None:
+        raise _team_not_found()
+    return team
+
+
+async def create_team(
+    session: AsyncSession, *, actor: TenantActor, plans: PlanCatalog, name: str, now: datetime
+) -> TeamView:
+    """A new team, within the plan's `teams` limit; the name is unique in the tenant."""
+    actor.require("admin")
+    tenant = await lock_tenant(session, actor.tenant_id)
+    await _refuse_taken_name(session, actor=actor, name=name)
+    used = await session.scalar(
+        select(func.count()).select_from(Team).where(Team.tenant_id == actor.tenant_id)
+    )
+    plans.of_tenant(tenant.plan).check_limit("teams", used=used or 0)
+    team = Team(
+        id=uuid.uuid4(), tenant_id=actor.tenant_id, name=name, created_at=now, updated_at=now
+    )
+    session.add(team)
+    await session.flush()
+    return TeamView(team.id, team.name, 0, team.created_at)
+
+
+async def rename_team(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    team_id: uuid.UUID,
+    name: str | None,
+    now: datetime,
+) -> TeamView:
+    actor.require("admin")
+    await lock_tenant(session, actor.tenant_id)
+    team = await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id, lock=True)
+    if name is not None and name != team.name:
+        await _refuse_taken_name(session, actor=actor, name=name)
+        team.name, team.updated_at = name, now
+        await session.flush()
+    return await get_team_or_raise(session, actor=actor, team_id=team_id)
+
+
+async def delete_team(session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID) -> None:
+    """Delete the team; its memberships and project links go with it (foreign key cascade)."""
+    actor.require("admin")
+    connection = await session.connection()
+    deleted = await connection.execute(
+        delete(Team).where(Team.tenant_id == actor.tenant_id, Team.id == team_id)
+    )
+    if deleted.rowcount == 0:
+        raise _team_not_found()
+
+
+async def list_team_members(
+    session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID, page: PageRequest
+) -> Page[TeamMemberView]:
+    actor.require("admin")
+    await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id)
+    statement = paginate(
+        _MEMBER_VIEW.where(TeamMember.tenant_id == actor.tenant_id, TeamMember.team_id == team_id),
+        page,
+        created_at=TeamMember.created_at,
+        row_id=TeamMember.user_id,
+    )
+    views = [TeamMemberView(*row) for row in await session.execute(statement)]
+    return make_page(views, page, key=lambda member: (member.added_at, member.user_id))
+
+
+async def add_team_member(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> TeamMemberView:
+    """Put a tenant member in the team; adding someone already in it changes nothing."""
+    actor.require("admin")
+    await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id, lock=True)
+    # Share-locked so an eviction cannot slip in between this check and the insert.
+    member = await session.scalar(
+        select(Membership.id)
+        .where(Membership.tenant_id == actor.tenant_id, Membership.user_id == user_id)
+        .with_for_update(read=True)
+    )
+    if member is None:
+        raise NotFound("That user is not a member of this tenant.", code="member_not_found")
+    await session.execute(
+        insert_on_conflict(session, TEAM_MEMBERS)
+        .values(team_id=team_id, user_id=user_id, tenant_id=actor.tenant_id, created_at=now)
+        .on_conflict_do_nothing()
+    )
+    row = (
+        await session.execute(
+            _MEMBER_VIEW.where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
+        )
+    ).one()
+    return TeamMemberView(*row)
+
+
+async def remove_team_member(
+    session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    actor.require("admin")
+    await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id)
+    connection = await session.connection()
+    removed = await connection.execute(
+        delete(TeamMember).where(
+            TeamMember.tenant_id == actor.tenant_id,
+            TeamMember.team_id == team_id,
+            TeamMember.user_id == user_id,
+        )
+    )
+    if removed.rowcount == 0:
+        raise NotFound("That user is not in this team.", code="team_member_not_found")
+
+
+async def _refuse_taken_name(session: AsyncSession, *, actor: TenantActor, name: str) -> None:
+    """Decided under the tenant lock, so two creates or renames cannot both take a name."""
+    taken = await session.scalar(
+        select(Team.id).where(Team.tenant_id == actor.tenant_id, Team.name == name)
+    )
+    if taken is not None:
+        raise Conflict(f"This tenant already has a team named {name!r}.", code="team_name_taken")
+
+
+def _team_not_found() -> NotFound:
+    return NotFound("No such team in this tenant.", code="team_not_found")

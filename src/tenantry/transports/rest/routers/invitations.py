@@ -1,0 +1,115 @@
+"""Invitations (SPEC §7): the tenant's admins issue and manage them; the invitee previews,
+accepts or declines with the mailed token."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.invitations import list_invitations
+from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep, TenantDep
+from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.schemas.common import Page
+from tenantry.transports.rest.schemas.invitations import (
+    InvitationAccepted,
+    InvitationCreate,
+    InvitationDeclined,
+    InvitationIssued,
+    InvitationPreviewRead,
+    InvitationRead,
+    InvitationResend,
+    InvitationTokenBody,
+    Token,
+)
+
+router = APIRouter(prefix="/v1/invitations", tags=["invitations"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=InvitationIssued)
+async def create_invitation(
+    body: InvitationCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
+) -> JSONResponse:
+    async def work(session: AsyncSession) -> InvitationIssued:
+        issued = await container.invitations.create(
+            session,
+            actor=tenant.actor,
+            email=body.email,
+            role=body.role,
+            lifetime=timedelta(seconds=body.expires_in),
+        )
+        return InvitationIssued.model_validate(issued)
+
+    return await once.run(work, user_id=tenant.principal.user_id, body=body)
+
+
+@router.get("")
+async def read_invitations(
+    container: ContainerDep, tenant: TenantDep, page: PageDep
+) -> Page[InvitationRead]:
+    async with container.db.read() as session:
+        found = await list_invitations(
+            session, actor=tenant.actor, page=page, now=container.clock.now()
+        )
+    items = [InvitationRead.model_validate(invitation) for invitation in found.items]
+    return Page[InvitationRead](items=items, next_cursor=found.next_cursor)
+
+
+@router.get("/preview")
+async def preview_invitation(
+    token: Annotated[Token, Query()], container: ContainerDep
+) -> InvitationPreviewRead:
+    async with container.db.read() as session:
+        preview = await container.invitations.preview(session, token=token)
+    return InvitationPreviewRead.model_validate(preview)
+
+
+@router.post("/accept")
+async def accept_invitation(
+    body: InvitationTokenBody, container: ContainerDep, principal: PrincipalDep
+) -> InvitationAccepted:
+    async with container.db.transaction() as session:
+        joined = await container.invitations.accept(
+            session, user_id=principal.user_id, token=body.token
+        )
+    return InvitationAccepted.model_validate(joined)
+
+
+@router.post("/decline")
+async def decline_invitation(
+    body: InvitationTokenBody, container: ContainerDep, principal: PrincipalDep
+) -> InvitationDeclined:
+    async with container.db.transaction() as session:
+        await container.invitations.decline(session, user_id=principal.user_id, token=body.token)
+    return InvitationDeclined()
+
+
+@router.delete("/{invitation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_invitation(
+    invitation_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
+) -> Response:
+    async with container.db.transaction() as session:
+        await container.invitations.revoke(session, actor=tenant.actor, invitation_id=invitation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{invitation_id}/resend", status_code=status.HTTP_202_ACCEPTED)
+async def resend_invitation(
+    invitation_id: uuid.UUID,
+    container: ContainerDep,
+    tenant: TenantDep,
+    body: InvitationResend | None = None,
+) -> InvitationIssued:
+    lifetime = (body or InvitationResend()).expires_in
+    async with container.db.transaction() as session:
+        issued = await container.invitations.resend(
+            session,
+            actor=tenant.actor,
+            invitation_id=invitation_id,
+            lifetime=timedelta(seconds=lifetime),
+        )
+    return InvitationIssued.model_validate(issued)

@@ -1,0 +1,64 @@
+"""Bodies of the project and environment routes (SPEC §6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from tenantry.domain.accounts.environments import SLUG_PATTERN, snippet
+from tenantry.storage.models import Environment
+
+# A display name: trimmed, not blank, no control characters (PostgreSQL refuses NUL).
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=r"^\P{Cc}+$")]
+ProjectName = Annotated[Label, Field(max_length=200)]
+EnvironmentName = Annotated[Label, Field(max_length=100)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+
+
+class ProjectCreate(BaseModel):
+    name: ProjectName
+
+
+class ProjectUpdate(BaseModel):
+    name: ProjectName | None = None
+
+
+class ProjectRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    team_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+class EnvironmentCreate(BaseModel):
+    name: EnvironmentName
+    slug: Slug | None = None
+
+
+class EnvironmentUpdate(BaseModel):
+    name: EnvironmentName | None = None
+
+
+class EnvironmentRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    client_key: str
+    snippet: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, environment: Environment, *, public_url: str) -> EnvironmentRead:
+        return cls(
+            id=environment.id,
+            name=environment.name,
+            slug=environment.slug,
+            client_key=environment.client_key,
+            snippet=snippet(public_url=public_url, client_key=environment.client_key),
+            created_at=environment.created_at,
+        )

@@ -1,0 +1,60 @@
+"""Bodies of the tenant-of-the-request routes and the plan catalog (SPEC §6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TenantProfile(BaseModel):
+    """Onboarding and KYC details. In a PATCH, a field set to null is removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    company_name: ShortText | None = None
+    legal_name: ShortText | None = None
+    website: HttpUrl | None = None
+    employee_count: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    industry: ShortText | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    tax_id: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{4,30}$")] | None = None
+    use_case: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+
+
+class TenantUpdate(BaseModel):
+    name: ShortText | None = None
+    profile: TenantProfile | None = None
+
+
+class TenantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    plan: str
+    status: str
+    isolation: str
+    profile: dict[str, object]
+    features: dict[str, bool]
+    limits: dict[str, int]
+    created_at: datetime
+
+
+class PlanRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    self_service: bool
+    isolation: str
+    monthly_price_cents: int
+    features: dict[str, bool]
+    limits: dict[str, int] = Field(description="absent: unlimited")
