@@ -8,20 +8,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.api import Account, bearer, register
-from tests.support.mailbox import Mailbox
+from tests.support.api import Account, bearer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com", name="Ann")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com", name="Bob")
 
 
 async def test_me_requires_a_token(client: httpx.AsyncClient) -> None:

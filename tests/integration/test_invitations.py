@@ -46,27 +46,6 @@ ROUTES = [
 DAY = 24 * 3600
 
 
-@pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com", name="Ann")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com", name="Bob")
-
-
-@pytest.fixture
-async def carol(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "carol@example.com", name="Carol")
-
-
-@pytest.fixture
-async def acme(client: httpx.AsyncClient, ann: Account) -> str:
-    """An organization owned by Ann."""
-    return await create_organization(client, ann, "Acme")
-
-
 async def invite(
     client: httpx.AsyncClient,
     mailbox: Mailbox,

@@ -19,7 +19,6 @@ from tenantry.storage.models import DomainEvent, Membership, Team, TeamMember
 from tests.support.api import (
     Account,
     bearer,
-    create_organization,
     invite_and_join,
     register,
 )
@@ -37,27 +36,6 @@ ROUTES = [
     Route("PATCH", MEMBER, "admin", {"role": "viewer"}),
     Route("DELETE", MEMBER, "admin"),
 ]
-
-
-@pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com", name="Ann")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com", name="Bob")
-
-
-@pytest.fixture
-async def carol(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "carol@example.com", name="Carol")
-
-
-@pytest.fixture
-async def acme(client: httpx.AsyncClient, ann: Account) -> str:
-    """An organization owned by Ann."""
-    return await create_organization(client, ann, "Acme")
 
 
 def member_path(account: Account) -> str:

@@ -50,16 +50,6 @@ ROUTES = [
 ENVIRONMENT_ROUTES = [route for route in ROUTES if "{env}" in route.path]
 
 
-@pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com", name="Ann")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com", name="Bob")
-
-
 @dataclass(frozen=True)
 class Workspace:
     """The ids of a tenant's first project, one of its environments, and a new team."""

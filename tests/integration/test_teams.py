@@ -41,16 +41,6 @@ ROUTES = [
 ]
 
 
-@pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com", name="Ann")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com", name="Bob")
-
-
 async def create_team(
     client: httpx.AsyncClient, headers: dict[str, str], name: str = "Core"
 ) -> dict[str, Any]:

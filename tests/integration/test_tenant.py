@@ -17,7 +17,7 @@ from tenantry.domain.idempotency import RETENTION, purge_expired
 from tenantry.settings import Settings
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import DomainEvent, IdempotencyRecord, Tenant
-from tests.support.api import Account, bearer, register
+from tests.support.api import Account, bearer, create_organization, register
 from tests.support.clock import ShiftableClock
 from tests.support.counts import count_rows
 from tests.support.mailbox import Mailbox
@@ -25,25 +25,6 @@ from tests.support.server import running_server
 from tests.support.tenancy import add_member
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com", name="Ann")
-
-
-@pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com", name="Bob")
-
-
-async def organization(client: httpx.AsyncClient, owner: Account, name: str = "Acme") -> str:
-    response = await client.post(
-        "/v1/tenants", headers=bearer(owner.access_token), json={"name": name}
-    )
-    assert response.status_code == 201, response.text
-    tenant_id: str = response.json()["id"]
-    return tenant_id
 
 
 async def events_of(container: Container, event_type: str) -> list[dict[str, Any]]:
@@ -87,7 +68,7 @@ async def test_feature_overrides_apply_over_the_plan(
 async def test_patch_merges_the_profile_and_renames(
     client: httpx.AsyncClient, container: Container, ann: Account
 ) -> None:
-    tenant = await organization(client, ann)
+    tenant = await create_organization(client, ann, "Acme")
     first = await client.patch(
         "/v1/tenant",
         headers=ann.headers(tenant),
@@ -149,7 +130,7 @@ async def test_role_matrix_of_tenant_routes(
     method: str,
     allowed: bool,
 ) -> None:
-    tenant = await organization(client, ann)
+    tenant = await create_organization(client, ann, "Acme")
     await add_member(container, tenant_id=tenant, user_id=bob.user_id, role=role)
     kwargs: dict[str, Any] = {"json": {"name": "Renamed"}} if method == "PATCH" else {}
     response = await client.request(method, "/v1/tenant", headers=bob.headers(tenant), **kwargs)
@@ -203,7 +184,7 @@ async def test_personal_tenant_cannot_be_deleted(client: httpx.AsyncClient, ann:
 async def test_deleting_a_tenant_removes_access_and_resets_default_tenants(
     client: httpx.AsyncClient, container: Container, ann: Account, bob: Account
 ) -> None:
-    tenant = await organization(client, ann)
+    tenant = await create_organization(client, ann, "Acme")
     await add_member(container, tenant_id=tenant, user_id=bob.user_id, role="viewer")
     chosen = await client.patch(
         "/v1/me", headers=bearer(bob.access_token), json={"default_tenant_id": tenant}
@@ -356,7 +337,7 @@ async def test_expired_records_are_purged(container: Container, ann: Account) ->
 
 async def test_my_tenants_page_with_a_cursor(client: httpx.AsyncClient, ann: Account) -> None:
     for name in ("One", "Two", "Three"):
-        await organization(client, ann, name)
+        await create_organization(client, ann, name)
     seen: list[str] = []
     cursor = ""
     while True:
