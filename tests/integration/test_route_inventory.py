@@ -1,0 +1,114 @@
+"""Every route of the app, checked from its declaration (SPEC §3): each `/v1` route is either
+tenant-scoped (it resolves the one tenant dependency) or on the short list of routes that are
+not, and every tenant-scoped route refuses a missing token, a missing or malformed
+`X-Tenant-ID` and a tenant the caller is not in, before it looks at the path or body. A new
+route that forgets the tenant check fails here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from tenantry.bootstrap import Container
+from tenantry.transports.rest.app import create_app
+from tenantry.transports.rest.deps import tenant_context
+from tests.support.api import Account, bearer
+from tests.support.routes import assert_problem
+
+pytestmark = pytest.mark.integration
+
+# (method, path) of the /v1 routes that are not tenant-scoped, and why.
+NOT_TENANT_SCOPED = {
+    # the user pool: anonymous, or the caller's own account
+    ("POST", "/v1/auth/signup"),
+    ("POST", "/v1/auth/email-code"),
+    ("POST", "/v1/auth/confirm"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/logout"),
+    ("POST", "/v1/auth/password/forgot"),
+    ("POST", "/v1/auth/password/reset"),
+    ("POST", "/v1/auth/password/change"),
+    ("GET", "/v1/me"),
+    ("PATCH", "/v1/me"),
+    # the caller's tenants, before choosing one
+    ("GET", "/v1/tenants"),
+    ("POST", "/v1/tenants"),
+    # public catalog
+    ("GET", "/v1/plans"),
+    # the invitee is not a member yet
+    ("GET", "/v1/invitations/preview"),
+    ("POST", "/v1/invitations/accept"),
+    ("POST", "/v1/invitations/decline"),
+}
+
+
+def _resolves(dependant: Dependant, call: object) -> bool:
+    return dependant.call is call or any(_resolves(sub, call) for sub in dependant.dependencies)
+
+
+def _flattened(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """FastAPI keeps an included router behind a wrapper; its routes carry the full path."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _flattened(included.routes) if included is not None else (route,)
+
+
+def api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+    for route in _flattened(app.routes):
+        if isinstance(route, APIRoute) and route.path.startswith("/v1/"):
+            for method in sorted(route.methods or ()):
+                yield method, route
+
+
+def tenant_scoped(app: FastAPI) -> list[tuple[str, str]]:
+    return [
+        (method, route.path)
+        for method, route in api_routes(app)
+        if _resolves(route.dependant, tenant_context)
+    ]
+
+
+def test_every_v1_route_is_tenant_scoped_or_listed(container: Container) -> None:
+    app = create_app(container)
+    unscoped = {
+        (method, route.path)
+        for method, route in api_routes(app)
+        if not _resolves(route.dependant, tenant_context)
+    }
+    assert unscoped == NOT_TENANT_SCOPED
+    assert len(tenant_scoped(app)) == 32  # SPEC §6, §7 (update when a route is added)
+
+
+def concrete(path: str) -> str:
+    """The route's path with a random id in every parameter: nothing exists there, and the
+    tenant check must answer before that matters."""
+    parts = path.split("/")
+    return "/".join(str(uuid.uuid4()) if part.startswith("{") else part for part in parts)
+
+
+async def test_every_tenant_scoped_route_checks_token_header_and_membership(
+    client: httpx.AsyncClient, container: Container, ann: Account, bob: Account
+) -> None:
+    app = create_app(container)
+    for method, path in tenant_scoped(app):
+
+        async def call(
+            headers: dict[str, str], method: str = method, path: str = path
+        ) -> httpx.Response:
+            return await client.request(method, concrete(path), headers=headers, json={})
+
+        assert_problem(await call({"X-Tenant-ID": ann.tenant_id}), 401, "missing_token")
+        assert_problem(await call(bearer(ann.access_token)), 400, "tenant_header_required")
+        malformed = {**bearer(ann.access_token), "X-Tenant-ID": "not-a-uuid"}
+        assert_problem(await call(malformed), 400, "tenant_header_required")
+        assert_problem(await call(ann.headers(bob.tenant_id)), 403, "tenant_access_denied")
+        unknown = ann.headers(str(uuid.uuid4()))
+        assert_problem(await call(unknown), 403, "tenant_access_denied")
