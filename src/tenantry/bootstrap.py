@@ -35,14 +35,18 @@ from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.provider.provisioning import Provisioner
+from tenantry.domain.provider.stores import TenantStores
 from tenantry.faults import Faults
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
 from tenantry.storage.migrate import upgrade_async
+from tenantry.storage.silos import SiloStores
 
 log = structlog.get_logger("tenantry")
 KEY_RELOAD_SECONDS = 60
 PURGE_SECONDS = 3600
+RECOVERY_SECONDS = 300
 
 
 async def _repeat(interval: float, job: Callable[[], Awaitable[object]]) -> None:
@@ -130,6 +134,12 @@ class Container:
             issuers=settings.trusted_issuers, http=self.http, clock=self.clock
         )
         self.authenticator = Authenticator(deps=identity, federated=federated)
+        self.stores = TenantStores(
+            db=self.db,
+            silos=SiloStores(settings.effective_database_url, data_dir=settings.data_dir),
+            box=self.box,
+        )
+        self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
         self.profiles: CachedReader[uuid.UUID, Profile] = CachedReader(self.db, get_profile)
         self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(
             self.db, partial(read_tenant, plans=self.plans)
@@ -156,6 +166,10 @@ class Container:
                     _repeat(PURGE_SECONDS, self._purge_idempotency_records),
                     name="idempotency-purge",
                 ),
+                asyncio.create_task(
+                    _repeat(RECOVERY_SECONDS, self.provisioner.recover_stalled),
+                    name="provisioning-recovery",
+                ),
             ]
 
     async def _purge_idempotency_records(self) -> None:
@@ -172,4 +186,5 @@ class Container:
         self.passwords.close()
         await self.http.aclose()
         await self.db.epoch.stop()
+        await self.stores.silos.dispose()
         await self.db.dispose()

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tenantry.storage.database import async_url
 from tenantry.storage.migrate import upgrade_async
 from tenantry.storage.models import Base
+from tenantry.storage.silos import silo_database_prefix
+from tenantry.storage.tenant_models import TenantDataBase
 
 
 class SqliteDatabases:
@@ -48,14 +50,24 @@ class PostgresDatabases:
         await upgrade_async(self.url)
 
     async def truncate(self) -> None:
-        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        """Empty every table, and drop the silo databases the last test provisioned."""
+        everything = [*Base.metadata.sorted_tables, *TenantDataBase.metadata.sorted_tables]
+        tables = ", ".join(f'"{table.name}"' for table in everything)
         engine = create_async_engine(async_url(self.url))
         async with engine.begin() as connection:
             await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+            silos = await connection.scalars(
+                text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+                {"prefix": silo_database_prefix(self.name)},
+            )
+            leftovers = list(silos)
         await engine.dispose()
+        for silo in leftovers:
+            await self._admin(f'DROP DATABASE IF EXISTS "{silo}" WITH (FORCE)')
 
     def fresh(self) -> str:
         return self.url
 
     async def drop(self) -> None:
+        await self.truncate()
         await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

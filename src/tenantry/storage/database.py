@@ -1,4 +1,5 @@
-"""Engines and units of work for SQLite (embedded) and PostgreSQL."""
+"""Engines and units of work for SQLite (embedded) and PostgreSQL: the core database and the
+tenants' silo stores."""
 
 from __future__ import annotations
 
@@ -64,16 +65,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-class Database:
-    """Owns the engine and hands out units of work: `transaction()` for writes, `read()` for
+class Store:
+    """Owns an engine and hands out units of work: `transaction()` for writes, `read()` for
     reads. Services never commit; the unit of work does, then runs its after-commit hooks."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, data_dir: Path | None = None) -> None:
-        """`data_dir`: where the processes of this host share the access epoch on PostgreSQL
-        (SQLite keeps it beside the database file)."""
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.dialect = self.url.get_backend_name()
-        self.epoch = _access_epoch(self.url, data_dir)
         options: dict[str, Any] = {}
         if self.dialect == "postgresql":
             options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
@@ -94,9 +92,12 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commits on success, rolls back on any error."""
         async with self._write_turn(), self._writer() as session, session.begin():
-            session.info[ACCESS_EPOCH] = self.epoch
+            self._prepare(session)
             yield session
         run_after_commit(session)
+
+    def _prepare(self, session: AsyncSession) -> None:
+        """Hook for subclasses: equip a write session before the work runs."""
 
     def _write_turn(self) -> AbstractAsyncContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()
@@ -112,6 +113,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class Database(Store):
+    """The core database: a store that also carries the access epoch, bumped by writes that
+    change who may do what."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, data_dir: Path | None = None) -> None:
+        """`data_dir`: where the processes of this host share the access epoch on PostgreSQL
+        (SQLite keeps it beside the database file)."""
+        super().__init__(url, pool_size=pool_size)
+        self.epoch = _access_epoch(self.url, data_dir)
+
+    def _prepare(self, session: AsyncSession) -> None:
+        session.info[ACCESS_EPOCH] = self.epoch
 
 
 def _access_epoch(url: URL, data_dir: Path | None) -> AccessEpoch:

@@ -1,28 +1,73 @@
-"""Apply the core schema migrations shipped inside the package."""
+"""The two migration streams shipped inside the package: the core schema (the core database)
+and the tenant data schema (the core database's pool tables and every silo database)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+CORE_MIGRATIONS = Path(__file__).with_name("migrations")
+TENANT_MIGRATIONS = Path(__file__).with_name("tenant_migrations")
+TENANT_VERSION_TABLE = "tenant_data_version"
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str, *, scripts: Path = CORE_MIGRATIONS) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(scripts))
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(slug)s")
     config.attributes["database_url"] = database_url
     return config
 
 
 def upgrade(database_url: str) -> None:
-    """Bring the database to the newest revision (blocking; alembic runs its own loop)."""
+    """Bring the core database, with its pool tables, to the newest revision (blocking;
+    alembic runs its own loop)."""
     command.upgrade(alembic_config(database_url), "head")
+    upgrade_tenant_store(database_url)
+
+
+def upgrade_tenant_store(database_url: str) -> None:
+    """Bring one store's tenant data tables (the pool's or a silo's) to the newest revision."""
+    command.upgrade(alembic_config(database_url, scripts=TENANT_MIGRATIONS), "head")
 
 
 async def upgrade_async(database_url: str) -> None:
     await asyncio.to_thread(upgrade, database_url)
+
+
+async def upgrade_tenant_store_async(database_url: str) -> None:
+    await asyncio.to_thread(upgrade_tenant_store, database_url)
+
+
+def run_environment(metadata: MetaData, *, version_table: str) -> None:
+    """The body of both streams' `env.py`: migrate the configured database online."""
+    # Imported here: the storage package imports this module, and env.py runs inside alembic.
+    from tenantry.storage.database import async_url
+
+    config = context.config
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_online() -> None:
+        engine = create_async_engine(async_url(config.attributes["database_url"]))
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+            await connection.commit()
+        await engine.dispose()
+
+    asyncio.run(run_online())

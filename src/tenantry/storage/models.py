@@ -34,6 +34,8 @@ NAMING = {
 }
 
 ROLES = ("owner", "admin", "editor", "viewer")
+# `provisioning`: reserved by a provisioning run that has not finished (or is being undone).
+TENANT_STATUSES = ("active", "disabled", "provisioning")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -73,7 +75,7 @@ class Tenant(Base):
     __tablename__ = "tenants"
     __table_args__ = (
         CheckConstraint(_in("kind", ("personal", "organization")), name="kind"),
-        CheckConstraint(_in("status", ("active", "disabled")), name="status"),
+        CheckConstraint(_in("status", TENANT_STATUSES), name="status"),
         CheckConstraint(_in("isolation", ("pool", "silo")), name="isolation"),
         CheckConstraint(
             "(kind = 'personal') = (personal_owner_id IS NOT NULL)", name="personal_owner"
@@ -92,6 +94,9 @@ class Tenant(Base):
     personal_owner_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), unique=True
     )
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    # A silo tenant's store locator, sealed with the master key (it may carry credentials).
+    silo_locator_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -359,3 +364,75 @@ class ExternalIdentity(Base):
     subject: Mapped[str] = mapped_column(String(255), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
+
+
+class Registration(Base):
+    """A self-service registration (SPEC §8): pending until its owner confirms the mailed
+    code, then completed or failed with a reason."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("pending", "completed", "failed")), name="status"),
+        Index("ix_registrations_user_id_status", "user_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tenant_name: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class HubspotEvent(Base):
+    """A HubSpot payment event and the answer given, replayed for its duplicates. Claimed when
+    provisioning starts; `user_id` is set when it completes (null: still in progress)."""
+
+    __tablename__ = "hubspot_events"
+
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[uuid.UUID | None]
+    tenant_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime]
+
+
+class StoreMove(Base):
+    """A tenant's data moving between the pool and a silo (a plan change across isolation
+    modes). While the row exists the move is unfinished; `state` says which half remains:
+    `copying` (the source is still authoritative) or `switched` (the old copy awaits deletion)."""
+
+    __tablename__ = "store_moves"
+    __table_args__ = (
+        CheckConstraint(_in("state", ("copying", "switched")), name="state"),
+        CheckConstraint(_in("target", ("pool", "silo")), name="target"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    target: Mapped[str] = mapped_column(String(10))
+    target_plan: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(20))
+    # The silo being left (a move to the pool), kept sealed until it has been dropped.
+    old_silo_locator_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SealedSecret(Base):
+    """Process-wide secrets kept in the database, sealed with the master key (for example the
+    key that HMACs one-time codes and invitation tokens, which must survive a master-key
+    rotation)."""
+
+    __tablename__ = "sealed_secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sealed_value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -45,9 +45,10 @@ SET_DEFAULT_TENANT = (
 
 
 async def create_personal_workspace(
-    session: AsyncSession, *, user: NewUser, now: datetime, faults: Faults
+    session: AsyncSession, *, user: NewUser, now: datetime, faults: Faults, confirmed: bool = True
 ) -> uuid.UUID:
-    """Create the user's workspace; the caller has just confirmed the user in this transaction.
+    """Create the user's workspace; the caller has just confirmed the user in this transaction
+    (`confirmed`), or is provisioning an account for someone who will activate it later.
     The unique personal tenant per user makes a raced second run fail instead of duplicating."""
     connection = await session.connection()
     tenant_id, project_id = uuid.uuid4(), uuid.uuid4()
@@ -96,11 +97,15 @@ async def create_personal_workspace(
         SET_DEFAULT_TENANT, {"b_user": user.id, "b_tenant": tenant_id, "b_now": now}
     )
     faults.checkpoint("onboarding.default_tenant")
-    await record_events(
-        session, _onboarding_events(user, tenant_id, project_id, environments), now=now
-    )
+    events = _onboarding_events(user, tenant_id, project_id, environments)
+    await record_events(session, events if confirmed else events[1:], now=now)
     faults.checkpoint("onboarding.events")
     return tenant_id
+
+
+def confirmed_event(user: NewUser, tenant_id: uuid.UUID | None = None) -> Event:
+    data = {"user_id": str(user.id), "email": user.email}
+    return Event("user.confirmed", tenant_id, user.id, data)
 
 
 def _onboarding_events(
@@ -113,7 +118,7 @@ def _onboarding_events(
         return Event(event_type, tenant_id, user.id, {k: str(v) for k, v in data.items()})
 
     return [
-        event("user.confirmed", user_id=user.id, email=user.email),
+        confirmed_event(user, tenant_id),
         event("tenant.created", tenant_id=tenant_id, kind="personal", plan=DEFAULT_PLAN),
         event("membership.created", user_id=user.id, role="owner"),
         event("project.created", project_id=project_id, name=FIRST_PROJECT_NAME),

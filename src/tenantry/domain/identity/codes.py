@@ -36,8 +36,10 @@ async def issue_code(
     purpose: str,
     now: datetime,
     password_hash: str | None = None,
+    ttl: timedelta | None = None,
 ) -> str:
-    """Supersede any live code for this email and purpose and store a new one (hashed)."""
+    """Supersede any live code for this email and purpose and store a new one (hashed), alive
+    for `ttl` (else the policy's)."""
     await session.execute(
         update(EmailCode)
         .where(
@@ -56,7 +58,7 @@ async def issue_code(
             code_hash=hasher.digest(purpose, email_key, code),
             password_hash=password_hash,
             attempts=0,
-            expires_at=now + policy.ttl,
+            expires_at=now + (ttl or policy.ttl),
             created_at=now,
         )
     )

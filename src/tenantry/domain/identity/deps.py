@@ -92,8 +92,11 @@ class IdentityDeps:
         purpose: str,
         template: str,
         password_hash: str | None = None,
+        ttl: timedelta | None = None,
+        context: dict[str, object] | None = None,
     ) -> None:
-        """Issue a fresh code for `purpose` and queue the mail that carries it."""
+        """Issue a fresh code for `purpose` (alive for `ttl`, else the policy's) and queue the
+        mail that carries it; `context` adds to the template's values."""
         code = await issue_code(
             session,
             hasher=self.secrets,
@@ -102,10 +105,14 @@ class IdentityDeps:
             purpose=purpose,
             now=self.clock.now(),
             password_hash=password_hash,
+            ttl=ttl,
         )
-        minutes = int(self.codes.ttl.total_seconds() // 60)
+        minutes = int((ttl or self.codes.ttl).total_seconds() // 60)
         self.mail.enqueue(
-            session, to=user.email, template=template, context={"code": code, "minutes": minutes}
+            session,
+            to=user.email,
+            template=template,
+            context={**(context or {}), "code": code, "minutes": minutes},
         )
 
     async def sign_in(
