@@ -24,7 +24,13 @@ from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.federation import FederatedTokens
 from tenantry.domain.identity.keys import KeyRing
 from tenantry.domain.identity.login import LoginFlow
-from tenantry.domain.identity.masterkey import SecretBox, derive_key, load_or_create_master_key
+from tenantry.domain.identity.masterkey import (
+    PREVIOUS_KEY_FILE,
+    SecretBox,
+    derive_key,
+    load_or_create_master_key,
+    read_key_file,
+)
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.recovery import RecoveryFlow
 from tenantry.domain.identity.secrets import SecretHasher
@@ -35,8 +41,12 @@ from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.provider.hubspot import HubspotPayments
+from tenantry.domain.provider.plan_changes import PlanChanges
 from tenantry.domain.provider.provisioning import Provisioner
+from tenantry.domain.provider.registrations import Registrations
 from tenantry.domain.provider.stores import TenantStores
+from tenantry.domain.sealing import finish_pending_rotation, load_or_create_hashing_key
 from tenantry.faults import Faults
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
@@ -60,6 +70,17 @@ async def _repeat(interval: float, job: Callable[[], Awaitable[object]]) -> None
             log.exception("periodic_job_failed", job=getattr(job, "__qualname__", repr(job)))
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end. A cancellation can be swallowed by library code
+    awaiting a timeout (aiosmtplib's `wait_for` on Python 3.11), so it is repeated until the
+    task is really done."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
+
+
 class Container:
     """Everything a process needs, built once. `start()` prepares storage and keys and starts
     the workers; `stop()` ends them."""
@@ -73,7 +94,11 @@ class Container:
         master_key = load_or_create_master_key(
             configured=settings.master_key, data_dir=settings.data_dir
         )
-        self.box = SecretBox(master_key)
+        self.box = SecretBox(master_key, previous=self._previous_master_keys())
+        # Keyed in start() from the hashing key sealed in the database, which outlives
+        # master-key rotations.
+        self.code_hasher = SecretHasher()
+        self.invitation_hasher = SecretHasher()
         self.db = Database(settings.effective_database_url, data_dir=settings.data_dir)
         self.idempotency = IdempotencyRecords(self.box)
         self.keys = KeyRing(
@@ -105,7 +130,7 @@ class Container:
             db=self.db,
             clock=self.clock,
             passwords=self.passwords,
-            secrets=SecretHasher(derive_key(master_key, "tenantry/one-time-codes")),
+            secrets=self.code_hasher,
             tokens=self.tokens,
             mail=self.mail,
             faults=self.faults,
@@ -119,12 +144,11 @@ class Container:
             session_ttl=timedelta(seconds=settings.refresh_token_ttl),
             public_url=settings.public_url,
         )
-        self.signup = SignUpFlow(identity)
         self.login = LoginFlow(identity)
         self.recovery = RecoveryFlow(identity)
         self.invitations = Invitations(
             mail=self.mail,
-            hasher=SecretHasher(derive_key(master_key, "tenantry/invitation-tokens")),
+            hasher=self.invitation_hasher,
             clock=self.clock,
             public_url=settings.public_url,
             plans=self.plans,
@@ -140,11 +164,30 @@ class Container:
             box=self.box,
         )
         self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
+        self.plan_changes = PlanChanges(stores=self.stores, clock=self.clock, faults=self.faults)
+        self.registrations = Registrations(
+            identity=identity, plans=self.plans, provisioner=self.provisioner
+        )
+        self.signup = SignUpFlow(identity, on_confirmed=self.registrations.complete_pending)
+        self.hubspot = HubspotPayments(
+            secret=settings.hubspot_client_secret,
+            provisioner=self.provisioner,
+            plans=self.plans,
+            identity=identity,
+            clock=self.clock,
+        )
         self.profiles: CachedReader[uuid.UUID, Profile] = CachedReader(self.db, get_profile)
         self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(
             self.db, partial(read_tenant, plans=self.plans)
         )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _previous_master_keys(self) -> tuple[bytes, ...]:
+        """The data-dir key a rotation replaced, still tried for decryption."""
+        if self.settings.master_key:
+            return ()
+        previous = read_key_file(self.settings.data_dir / PREVIOUS_KEY_FILE)
+        return (previous,) if previous else ()
 
     def _mail_sender(self) -> MailSender:
         if self.settings.smtp_url:
@@ -155,7 +198,10 @@ class Container:
         if migrate:
             await upgrade_async(self.settings.effective_database_url)
         await self.db.epoch.start()
+        await self._load_secrets()
         await self.keys.ensure_current()
+        if migrate:
+            await self.stores.upgrade_silos()
         if workers:
             self._tasks = [
                 asyncio.create_task(self.mail_worker.run_forever(), name="mail-worker"),
@@ -167,10 +213,25 @@ class Container:
                     name="idempotency-purge",
                 ),
                 asyncio.create_task(
-                    _repeat(RECOVERY_SECONDS, self.provisioner.recover_stalled),
+                    _repeat(RECOVERY_SECONDS, self._recover_interrupted_work),
                     name="provisioning-recovery",
                 ),
             ]
+
+    async def _recover_interrupted_work(self) -> None:
+        """Undo provisioning runs, settle data moves and drop the silos of deleted tenants
+        that a crash left unfinished."""
+        await self.provisioner.recover_stalled()
+        await self.plan_changes.resume_all()
+        await self.stores.drop_orphaned_silos()
+
+    async def _load_secrets(self) -> None:
+        """Settle an interrupted master-key rotation, then key the hashers."""
+        if not self.settings.master_key:
+            await finish_pending_rotation(self.db, self.box, data_dir=self.settings.data_dir)
+        hashing_key = await load_or_create_hashing_key(self.db, self.box, now=self.clock.now())
+        self.code_hasher.use_key(derive_key(hashing_key, "tenantry/one-time-codes"))
+        self.invitation_hasher.use_key(derive_key(hashing_key, "tenantry/invitation-tokens"))
 
     async def _purge_idempotency_records(self) -> None:
         async with self.db.transaction() as session:
@@ -178,10 +239,7 @@ class Container:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _cancel(task)
         self._tasks = []
         self.passwords.close()
         await self.http.aclose()

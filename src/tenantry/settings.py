@@ -14,6 +14,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def listen_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` (an IPv6 host in brackets) as (host, port); ValueError if it is not one."""
+    host, colon, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
 class TrustedIssuer(BaseModel):
     """An external OIDC issuer whose access tokens Tenantry accepts."""
 
@@ -41,6 +50,11 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    admin_listen: str | None = Field(
+        default=None,
+        description="HOST:PORT of a private listener for the /v1/admin routes, which the "
+        "public one then leaves out; unset = served on the public listener",
+    )
 
     argon2_memory_kib: int = Field(default=19_456, ge=8_192, description="OWASP minimum 19 MiB")
     argon2_time_cost: int = Field(default=2, ge=1)
@@ -67,6 +81,14 @@ class Settings(BaseSettings):
             parts = [part.strip() for part in value.split(",") if part.strip()]
             return [ipaddress.ip_network(part, strict=False) for part in parts]
         return value
+
+    @field_validator("admin_listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        listen_address(value)
+        return value.strip()
 
     @field_validator("public_url")
     @classmethod

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute
 
 from tenantry.bootstrap import Container
 from tenantry.transports.rest.app import create_app
-from tenantry.transports.rest.deps import tenant_context
+from tenantry.transports.rest.deps import platform_admin, tenant_context
 from tests.support.api import Account, bearer
 from tests.support.routes import assert_problem
 
@@ -47,6 +47,19 @@ NOT_TENANT_SCOPED = {
     ("GET", "/v1/invitations/preview"),
     ("POST", "/v1/invitations/accept"),
     ("POST", "/v1/invitations/decline"),
+    # self-service registration: anonymous; the registration id is the poller's handle
+    ("POST", "/v1/registrations"),
+    ("GET", "/v1/registrations/{registration_id}"),
+    # authenticated by HubSpot's signature, for no tenant (SPEC §8)
+    ("POST", "/v1/webhooks/hubspot"),
+    # the platform-admin plane: every tenant, for operators (each needs a platform admin)
+    ("GET", "/v1/admin/tenants"),
+    ("POST", "/v1/admin/tenants"),
+    ("GET", "/v1/admin/tenants/{tenant_id}"),
+    ("PATCH", "/v1/admin/tenants/{tenant_id}"),
+    ("POST", "/v1/admin/tenants/{tenant_id}/disable"),
+    ("POST", "/v1/admin/tenants/{tenant_id}/enable"),
+    ("GET", "/v1/admin/users"),
 }
 
 
@@ -85,6 +98,27 @@ def test_every_v1_route_is_tenant_scoped_or_listed(container: Container) -> None
     }
     assert unscoped == NOT_TENANT_SCOPED
     assert len(tenant_scoped(app)) == 32  # SPEC §6, §7 (update when a route is added)
+
+
+def test_admin_routes_and_only_they_require_a_platform_admin(container: Container) -> None:
+    app = create_app(container)
+    guarded = {
+        (method, route.path)
+        for method, route in api_routes(app)
+        if _resolves(route.dependant, platform_admin)
+    }
+    assert guarded == {route for route in NOT_TENANT_SCOPED if route[1].startswith("/v1/admin/")}
+    assert guarded
+
+
+def test_the_admin_routes_can_be_served_apart(container: Container) -> None:
+    public = create_app(container, include_admin=False)
+    private = create_app(container, include_public=False)
+    assert not any(route.path.startswith("/v1/admin/") for _method, route in api_routes(public))
+    assert {route.path for _method, route in api_routes(private)} == {
+        path for _method, path in NOT_TENANT_SCOPED if path.startswith("/v1/admin/")
+    }
+    assert "/healthz" in {getattr(route, "path", None) for route in _flattened(private.routes)}
 
 
 def concrete(path: str) -> str:

@@ -31,8 +31,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(settings: Settings, *, workers: int = 1) -> Iterator[str]:
-    """Serve `settings` from a uvicorn subprocess; yields its base URL."""
+def running_server(
+    settings: Settings, *, workers: int = 1, admin_listen: str | None = None
+) -> Iterator[str]:
+    """Serve `settings` from a uvicorn subprocess; yields its base URL. With `admin_listen`
+    the server is `tenantry serve --admin-listen`, the admin routes on that address alone."""
     port = free_port()
     environment = {**os.environ, **settings_environment(settings)}
     command = [
@@ -50,6 +53,12 @@ def running_server(settings: Settings, *, workers: int = 1) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
+    if admin_listen is not None:
+        command = [
+            *(sys.executable, "-m", "tenantry", "serve", "--no-migrate"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--admin-listen", admin_listen),
+        ]
     process = subprocess.Popen(command, env=environment)
     base_url = f"http://127.0.0.1:{port}"
     try:

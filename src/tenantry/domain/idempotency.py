@@ -1,7 +1,9 @@
 """Idempotency keys for creating requests (SPEC §3). The key is claimed with an insert in the
 transaction that does the work and stores the response, so a racing duplicate waits for that
-transaction and then replays its answer; a failed attempt leaves no claim behind. Stored
-responses are sealed with the master key, since one may carry a secret."""
+transaction and then replays its answer; a failed attempt leaves no claim behind. Work that
+spans several transactions (provisioning a tenant) claims the key in its first and answers in
+its last; in between a duplicate gets 409. Stored responses are sealed with the master key,
+since one may carry a secret."""
 
 from __future__ import annotations
 
@@ -71,14 +73,19 @@ class IdempotencyRecords:
                 "This Idempotency-Key was used with a different request.",
                 code="idempotency_key_reused",
             )
-        body = self._box.decrypt(stored.sealed_body, context=_context(user_id, key))
+        if stored.status_code is None:  # claimed by work that spans several transactions
+            raise Conflict(
+                "A request with this Idempotency-Key is still in progress; retry shortly.",
+                code="idempotency_key_in_progress",
+            )
+        body = self._box.decrypt(stored.sealed_body, context=idempotency_context(user_id, key))
         return StoredResponse(stored.status_code, json.loads(body))
 
     async def store_response(
         self, session: AsyncSession, *, user_id: uuid.UUID, key: str, response: StoredResponse
     ) -> None:
         sealed = self._box.encrypt(
-            json.dumps(response.body).encode(), context=_context(user_id, key)
+            json.dumps(response.body).encode(), context=idempotency_context(user_id, key)
         )
         connection = await session.connection()
         await connection.execute(
@@ -87,8 +94,15 @@ class IdempotencyRecords:
             .values(status_code=response.status_code, sealed_body=sealed)
         )
 
+    async def release(self, session: AsyncSession, *, user_id: uuid.UUID, key: str) -> None:
+        """Give back a claim that was never answered (its work was undone)."""
+        connection = await session.connection()
+        await connection.execute(
+            delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.status_code.is_(None))
+        )
 
-def _context(user_id: uuid.UUID, key: str) -> str:
+
+def idempotency_context(user_id: uuid.UUID, key: str) -> str:
     return f"idempotency:{user_id}:{key}"
 
 

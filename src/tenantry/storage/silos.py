@@ -74,6 +74,15 @@ class SiloStores:
             return await self._server_has(make_url(locator).database)
         return await asyncio.to_thread(Path(make_url(locator).database or "").exists)
 
+    async def tenant_ids(self) -> set[uuid.UUID]:
+        """The tenants that have a silo here (whatever the core database says)."""
+        if self.dialect == "postgresql":
+            prefix = silo_database_prefix(self._core.database or "")
+            names = await self._server_databases(prefix)
+            return {uuid.UUID(hex=name.removeprefix(prefix)) for name in names}
+        files = await asyncio.to_thread(lambda: list(self._directory.glob("*.db")))
+        return {uuid.UUID(path.stem) for path in files}
+
     async def store(self, locator: str) -> Store:
         """A connected store for a silo, shared by the requests of this process."""
         async with self._lock:
@@ -101,15 +110,20 @@ class SiloStores:
             await store.dispose()
 
     async def _server_has(self, database: str | None) -> bool:
+        return database in await self._server_databases(database or "")
+
+    async def _server_databases(self, prefix: str) -> list[str]:
+        """The names of the server's databases that start with `prefix`."""
         engine = create_async_engine(async_url(self._core.render_as_string(hide_password=False)))
         try:
             async with engine.connect() as connection:
-                found = await connection.scalar(
-                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+                names = await connection.scalars(
+                    text("SELECT datname FROM pg_database WHERE starts_with(datname, :prefix)"),
+                    {"prefix": prefix},
                 )
+                return list(names)
         finally:
             await engine.dispose()
-        return found is not None
 
     async def _on_server(self, statement: str) -> None:
         """Run a statement that PostgreSQL refuses inside a transaction block."""

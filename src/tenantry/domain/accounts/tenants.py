@@ -19,6 +19,7 @@ from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant
+from tenantry.storage.tenant_rows import delete_rows_in
 
 
 @dataclass(frozen=True)
@@ -146,14 +147,16 @@ async def update_tenant(
     await bump_access_epoch(session)  # cached tenant views and membership lists show the name
 
 
-async def delete_tenant(session: AsyncSession, *, actor: TenantActor, now: datetime) -> None:
-    """Delete an organization tenant and everything in it. Members whose default tenant it
-    was fall back to their personal tenant."""
+async def delete_tenant(session: AsyncSession, *, actor: TenantActor, now: datetime) -> Tenant:
+    """Delete an organization tenant and everything in it (its pool rows too; a silo is the
+    caller's to drop once this commits). Members whose default tenant it was fall back to
+    their personal tenant."""
     actor.require("owner")
     tenant = await lock_tenant(session, actor.tenant_id)
     if tenant.kind == "personal":
         raise Conflict("A personal tenant cannot be deleted.", code="personal_tenant")
     await fall_back_to_personal_tenant(session, tenant_id=tenant.id)
+    await delete_rows_in(session, tenant.id)
     await session.execute(delete(Tenant).where(Tenant.id == tenant.id))
     await record_events(
         session,
@@ -161,3 +164,4 @@ async def delete_tenant(session: AsyncSession, *, actor: TenantActor, now: datet
         now=now,
     )
     await bump_access_epoch(session)
+    return tenant

@@ -27,6 +27,10 @@ RETIREMENT_GRACE = timedelta(minutes=5)
 UNKNOWN_KID_RELOAD_INTERVAL = timedelta(seconds=5)
 
 
+def signing_key_context(kid: str) -> str:
+    return f"signing-key:{kid}"
+
+
 @dataclass(frozen=True)
 class LoadedKey:
     kid: str
@@ -117,13 +121,15 @@ class KeyRing:
             kid=kid,
             algorithm=ALGORITHM,
             public_pem=public_pem.decode(),
-            private_key_encrypted=self._box.encrypt(private_pem, context=f"signing-key:{kid}"),
+            private_key_encrypted=self._box.encrypt(private_pem, context=signing_key_context(kid)),
             created_at=self._clock.now(),
             retired_at=None,
         )
 
     def _load(self, row: SigningKey) -> LoadedKey:
-        private_pem = self._box.decrypt(row.private_key_encrypted, context=f"signing-key:{row.kid}")
+        private_pem = self._box.decrypt(
+            row.private_key_encrypted, context=signing_key_context(row.kid)
+        )
         private_key = serialization.load_pem_private_key(private_pem, password=None)
         assert isinstance(private_key, rsa.RSAPrivateKey)
         return LoadedKey(

@@ -19,13 +19,19 @@ def new_token(prefix: str) -> str:
 
 
 class SecretHasher:
-    """Keyed hashes (HMAC-SHA256 with a key derived from the master key): a leaked table of
-    6-digit code hashes cannot be reversed by trying the million codes."""
+    """Keyed hashes (HMAC-SHA256 under a key derived from the hashing key kept sealed in the
+    database): a leaked table of 6-digit code hashes cannot be reversed by trying the million
+    codes. A hasher made without a key is keyed once the container has loaded it."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key
+
+    def use_key(self, key: bytes) -> None:
         self._key = key
 
     def digest(self, *parts: str) -> str:
+        if self._key is None:
+            raise RuntimeError("SecretHasher used before its key was loaded (Container.start)")
         message = "\x1f".join(parts).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 

@@ -3,6 +3,9 @@ whatever state the address is in, so the API cannot be used to find accounts."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import update
 
 from tenantry.domain.identity.activation import activate_user
@@ -21,8 +24,16 @@ def invalid_code() -> MalformedRequest:
 
 
 class SignUpFlow:
-    def __init__(self, deps: IdentityDeps) -> None:
+    def __init__(
+        self,
+        deps: IdentityDeps,
+        *,
+        on_confirmed: Callable[[uuid.UUID], Awaitable[None]] | None = None,
+    ) -> None:
+        """`on_confirmed(user_id)` runs after each successful confirmation has committed (the
+        provider plane completes the user's waiting registrations there)."""
         self._d = deps
+        self._on_confirmed = on_confirmed
 
     async def sign_up(self, *, email: str, password: str, name: str | None) -> None:
         """Mail a confirmation code, or tell an existing account's owner it exists."""
@@ -93,6 +104,8 @@ class SignUpFlow:
                 elif new_hash and user.password_hash is None:
                     user.password_hash = new_hash
                 pair = await self._d.sign_in(session, user=user, client=client)
-        if pair is None:
+        if pair is None or user is None:
             raise invalid_code()
+        if self._on_confirmed is not None:
+            await self._on_confirmed(user.id)
         return pair

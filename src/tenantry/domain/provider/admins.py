@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.deps import IdentityDeps
@@ -32,3 +33,12 @@ async def ensure_platform_admin(deps: IdentityDeps, *, email: str, password: str
         )
         await bump_access_epoch(session)
         return user.id
+
+
+async def is_platform_admin(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Read from the database on every admin request, not from the access cache: a demotion
+    written straight to the table (no epoch bump) holds from the next request on."""
+    flag = await session.scalar(
+        select(User.is_platform_admin).where(User.id == user_id, User.disabled_at.is_(None))
+    )
+    return bool(flag)

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 import structlog
 from sqlalchemy import delete, select
@@ -102,13 +102,11 @@ class Provisioner:
                 raise failure.cause from None
             log.warning("provisioning_failed", step=failure.step, undone=failure.undone)
             raise ProvisioningFailed(failure.step, _reason(failure.cause)) from failure.cause
-        assert run.result is not None
-        return run.tenant_id, run.result
+        return run.tenant_id, cast(T, run.result)  # set by the activate step
 
     async def _reserve(self, run: _Run[T]) -> None:
         now = self._clock.now()
         async with self._db.transaction() as session:
-            await run.order.claim(session, run.tenant_id, now)
             session.add(
                 Tenant(
                     id=run.tenant_id,
@@ -125,6 +123,8 @@ class Provisioner:
                     updated_at=now,
                 )
             )
+            await session.flush()  # the claim may point at the tenant
+            await run.order.claim(session, run.tenant_id, now)
 
     async def _unreserve(self, run: _Run[T]) -> None:
         async with self._db.transaction() as session:

@@ -14,6 +14,7 @@ from tenantry.settings import Settings
 from tenantry.transports.rest import problems
 from tenantry.transports.rest.observability import Observability
 from tenantry.transports.rest.routers import (
+    admin,
     auth,
     health,
     invitations,
@@ -21,18 +22,27 @@ from tenantry.transports.rest.routers import (
     members,
     plans,
     projects,
+    registrations,
     teams,
     tenant,
     tenants,
+    webhooks,
     wellknown,
 )
 
 
 def create_app(
-    container: Container | None = None, *, migrate: bool = True, workers: bool = True
+    container: Container | None = None,
+    *,
+    migrate: bool = True,
+    workers: bool = True,
+    include_public: bool = True,
+    include_admin: bool = True,
 ) -> FastAPI:
     """Build the API around `container` (or one made from the environment). The lifespan
-    starts the container: migrations, signing keys, mail worker."""
+    starts the container: migrations, signing keys, mail worker. The health routes are always
+    served; the public and the platform-admin routes as asked (SPEC §8: the admin routes may
+    have a private listener of their own)."""
     resolved = container or Container(Settings())
 
     @asynccontextmanager
@@ -46,28 +56,45 @@ def create_app(
     app = FastAPI(title="Tenantry", version=__version__, lifespan=lifespan)
     app.state.container = resolved
     problems.install(app)
-    # FastAPI tries routers in this order, each one passed costing ~8 us per request
-    # (bench/http_tenant.py): the tenant-scoped reads every client makes come first.
-    for router in (
-        health.router,
-        tenant.router,
-        me.router,
-        projects.router,
-        members.router,
-        teams.router,
-        invitations.router,
-        tenants.router,
-        auth.router,
-        plans.router,
-        wellknown.router,
-    ):
+    routers = [health.router]
+    if include_public:
+        # FastAPI tries routers in this order, each one passed costing ~8 us per request
+        # (bench/http_tenant.py): the tenant-scoped reads every client makes come first.
+        routers += [
+            tenant.router,
+            me.router,
+            projects.router,
+            members.router,
+            teams.router,
+            invitations.router,
+            tenants.router,
+            auth.router,
+            plans.router,
+            wellknown.router,
+            registrations.router,
+            webhooks.router,
+        ]
+    if include_admin:
+        routers.append(admin.router)  # rarely called: last
+    for router in routers:
         app.include_router(router)
     app.add_middleware(Observability)
     return app
 
 
 def create_served_app() -> FastAPI:
-    """The app for `tenantry serve`: the CLI has already migrated and created keys."""
+    """The app for `tenantry serve`: the CLI has already migrated and created keys. The admin
+    routes are left to their own listener when `TENANTRY_ADMIN_LISTEN` names one."""
     settings = Settings()
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
-    return create_app(Container(settings), migrate=False)
+    return create_app(
+        Container(settings), migrate=False, include_admin=settings.admin_listen is None
+    )
+
+
+def create_served_admin_app() -> FastAPI:
+    """The app of the private admin listener (`tenantry serve --admin-listen`): the admin and
+    health routes only."""
+    settings = Settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    return create_app(Container(settings), migrate=False, include_public=False)

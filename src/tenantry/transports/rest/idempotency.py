@@ -52,7 +52,7 @@ class CreateOnce:
                     session,
                     user_id=user_id,
                     key=self.key,
-                    fingerprint=self._fingerprint(body),
+                    fingerprint=self.fingerprint(body),
                     now=self.clock.now(),
                 )
                 if stored is not None:
@@ -71,7 +71,8 @@ class CreateOnce:
                 )
         return JSONResponse(payload, status_code=status_code)
 
-    def _fingerprint(self, body: BaseModel | None) -> str:
+    def fingerprint(self, body: BaseModel | None) -> str:
+        """What the key stands for: the method, path, tenant header and body."""
         content = body.model_dump(mode="json") if body is not None else None
         canonical = json.dumps([self.scope, content], sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

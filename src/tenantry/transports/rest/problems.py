@@ -75,8 +75,9 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, errors.DomainError)
     status = status_for(error)
     headers = {}
-    if isinstance(error, errors.Throttled):
-        headers["Retry-After"] = str(error.retry_after)
+    retry_after = getattr(error, "retry_after", None)  # throttled, or busy (409, 503)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="tenantry"'
     return problem(status, error.code, error.detail, headers=headers)

@@ -39,5 +39,7 @@ async def patch_tenant(
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_tenant(container: ContainerDep, tenant: TenantDep) -> Response:
     async with container.db.transaction() as session:
-        await delete_tenant(session, actor=tenant.actor, now=container.clock.now())
+        deleted = await delete_tenant(session, actor=tenant.actor, now=container.clock.now())
+    if deleted.isolation == "silo":
+        await container.stores.silos.drop(deleted.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

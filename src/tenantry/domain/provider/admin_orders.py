@@ -1,0 +1,103 @@
+"""The provisioning order of a tenant a platform admin creates (SPEC §8 `POST
+/v1/admin/tenants`): its owner's account and membership in the activating transaction, and the
+request's Idempotency-Key claimed with the reservation and answered with the activation, so a
+repeat never provisions a second tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.idempotency import IdempotencyRecords, StoredResponse
+from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.plans.catalog import Plan, PlanCatalog
+from tenantry.domain.provider.admin_details import TenantDetails, read_tenant_details
+from tenantry.domain.provider.owners import add_owner, provision_owner_account
+from tenantry.domain.provider.provisioning import Superseded
+from tenantry.errors import Conflict
+from tenantry.storage.models import Tenant
+
+CREATED = 201
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """A request's Idempotency-Key and how to render the answer stored for its repeats."""
+
+    records: IdempotencyRecords
+    user_id: uuid.UUID
+    key: str
+    fingerprint: str
+    answer: Callable[[TenantDetails], Any]
+
+
+class KeyTaken(Superseded):
+    """The key was used before: the first answer to replay, or the conflict to report."""
+
+    def __init__(self, outcome: StoredResponse | Conflict) -> None:
+        super().__init__(getattr(outcome, "code", "replay"))
+        self.outcome = outcome
+
+
+@dataclass
+class OwnedTenant:
+    tenant_name: str
+    plan: Plan
+    owner_email: str
+    owner_name: str
+    admin_id: uuid.UUID
+    identity: IdentityDeps
+    plans: PlanCatalog
+    key: KeyClaim | None = None
+    _claimed: bool = False
+
+    async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
+        if self.key is None:
+            return
+        try:
+            stored = await self.key.records.claim_or_replay(
+                session,
+                user_id=self.key.user_id,
+                key=self.key.key,
+                fingerprint=self.key.fingerprint,
+                now=now,
+            )
+        except Conflict as conflict:  # another body, or the first request still running
+            raise KeyTaken(conflict) from conflict
+        if stored is not None:
+            raise KeyTaken(stored)
+        self._claimed = True
+
+    async def finish(self, session: AsyncSession, tenant: Tenant, now: datetime) -> TenantDetails:
+        owner = await provision_owner_account(
+            session,
+            self.identity,
+            email=self.owner_email,
+            name=self.owner_name,
+            tenant_name=tenant.name,
+        )
+        await add_owner(
+            session,
+            tenant_id=tenant.id,
+            user_id=owner.id,
+            now=now,
+            make_default=False,
+            actor_id=self.admin_id,
+        )
+        details = await read_tenant_details(session, tenant.id, plans=self.plans, now=now)
+        if self.key is not None:
+            answer = StoredResponse(CREATED, self.key.answer(details))
+            await self.key.records.store_response(
+                session, user_id=self.key.user_id, key=self.key.key, response=answer
+            )
+        return details
+
+    async def release(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        """Free the key for a retry, only if this run claimed it (never another run's)."""
+        if self.key is not None and self._claimed:
+            await self.key.records.release(session, user_id=self.key.user_id, key=self.key.key)

@@ -1,0 +1,212 @@
+"""Self-service tenant registration (SPEC §8). A registration waits for its owner to prove the
+email address with the mailed code; the confirmation then provisions the tenant on the chosen
+plan (see provisioning.py) with the owner, whose account and personal workspace the
+confirmation itself has just made. The answer never says whether the address had an account.
+A failed provisioning leaves nothing behind but the registration, `failed`, with its reason."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.passwords import check_password_policy
+from tenantry.domain.identity.signup import CONFIRM
+from tenantry.domain.plans.catalog import Plan, PlanCatalog
+from tenantry.domain.provider.owners import add_owner
+from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed, Superseded
+from tenantry.errors import InvalidInput, NotFound
+from tenantry.storage.models import Registration, Tenant, User
+
+log = structlog.get_logger("tenantry.registrations")
+# How long the owner has to confirm; the mailed code itself lives shorter, and a new one can
+# be asked for (POST /v1/auth/email-code) within this time.
+REGISTRATION_TTL = timedelta(hours=24)
+EXPIRED = "expired: the owner did not confirm the email address in time"
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    id: uuid.UUID
+    status: str
+    tenant_name: str
+    plan: str
+    tenant_id: uuid.UUID | None
+    failure_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _RegistrationOrder:
+    registration_id: uuid.UUID
+    owner_id: uuid.UUID
+    tenant_name: str
+    plan: Plan
+
+    async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
+        claimed = await session.execute(
+            update(Registration)
+            .where(
+                Registration.id == self.registration_id,
+                Registration.status == "pending",
+                Registration.tenant_id.is_(None),
+            )
+            .values(tenant_id=tenant_id, updated_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Superseded(str(self.registration_id))
+
+    async def finish(self, session: AsyncSession, tenant: Tenant, now: datetime) -> None:
+        await add_owner(
+            session,
+            tenant_id=tenant.id,
+            user_id=self.owner_id,
+            now=now,
+            make_default=True,
+            actor_id=self.owner_id,
+        )
+        await session.execute(
+            update(Registration)
+            .where(Registration.id == self.registration_id)
+            .values(status="completed", updated_at=now)
+        )
+        data = {"registration_id": str(self.registration_id), "plan": self.plan.id}
+        await record_events(
+            session, [Event("registration.completed", tenant.id, self.owner_id, data)], now=now
+        )
+
+    async def release(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
+        await session.execute(
+            update(Registration)
+            .where(Registration.id == self.registration_id, Registration.tenant_id == tenant_id)
+            .values(tenant_id=None)
+        )
+
+
+class Registrations:
+    def __init__(
+        self, *, identity: IdentityDeps, plans: PlanCatalog, provisioner: Provisioner
+    ) -> None:
+        self._d = identity
+        self._plans = plans
+        self._provisioner = provisioner
+
+    async def register(
+        self, *, tenant_name: str, email: str, name: str, password: str, plan_id: str
+    ) -> RegistrationView:
+        """Record the registration and mail its code. A new (or never-confirmed) account gets
+        `password` once confirmed; an existing account keeps its own."""
+        plan = self._plans.get(plan_id)
+        if not plan.self_service:
+            raise InvalidInput(
+                f"The {plan.name} plan is not open to self-service registration; contact sales.",
+                code="plan_not_self_service",
+            )
+        check_password_policy(password, email=email)
+        password_hash = await self._d.passwords.hash(password)
+        async with self._d.db.transaction() as session:
+            now = self._d.clock.now()
+            user = await self._d.ensure_user(session, email=email, name=name)
+            new_account = not user.email_verified
+            if new_account:
+                await session.execute(
+                    update(User)
+                    .where(User.id == user.id, User.email_verified.is_(False))
+                    .values(password_hash=password_hash, name=name, updated_at=now)
+                )
+            registration = Registration(
+                id=uuid.uuid4(),
+                user_id=user.id,
+                tenant_name=tenant_name,
+                plan=plan.id,
+                status="pending",
+                failure_reason=None,
+                tenant_id=None,
+                expires_at=now + REGISTRATION_TTL,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(registration)
+            await self._d.send_code(
+                session,
+                user=user,
+                purpose=CONFIRM,
+                template="registration_code",
+                password_hash=password_hash if new_account else None,
+                context={"tenant_name": tenant_name, "plan_name": plan.name},
+            )
+        return _view(registration, now=now)
+
+    async def get(self, registration_id: uuid.UUID) -> RegistrationView:
+        async with self._d.db.read() as session:
+            registration = await session.get(Registration, registration_id)
+        if registration is None:
+            raise NotFound("No such registration.", code="registration_not_found")
+        return _view(registration, now=self._d.clock.now())
+
+    async def complete_pending(self, user_id: uuid.UUID) -> None:
+        """Provision the tenants of `user_id`'s waiting registrations; the owner has just
+        proven the email address."""
+        now = self._d.clock.now()
+        async with self._d.db.read() as session:
+            waiting = list(
+                await session.scalars(
+                    select(Registration).where(
+                        Registration.user_id == user_id,
+                        Registration.status == "pending",
+                        Registration.tenant_id.is_(None),
+                        Registration.expires_at > now,
+                    )
+                )
+            )
+        for registration in waiting:
+            await self._complete(registration)
+
+    async def _complete(self, registration: Registration) -> None:
+        order = _RegistrationOrder(
+            registration_id=registration.id,
+            owner_id=registration.user_id,
+            tenant_name=registration.tenant_name,
+            plan=self._plans.of_tenant(registration.plan),
+        )
+        try:
+            await self._provisioner.provision(order)
+        except Superseded:
+            return  # a raced confirmation is completing it
+        except ProvisioningFailed as failure:
+            await self._fail(registration, failure)
+
+    async def _fail(self, registration: Registration, failure: ProvisioningFailed) -> None:
+        reason = f"{failure.step}: {failure.reason}"
+        async with self._d.db.transaction() as session:
+            now = self._d.clock.now()
+            await session.execute(
+                update(Registration)
+                .where(Registration.id == registration.id, Registration.status == "pending")
+                .values(status="failed", failure_reason=reason, updated_at=now)
+            )
+            data = {"registration_id": str(registration.id), "reason": reason}
+            event = Event("registration.failed", None, registration.user_id, data)
+            await record_events(session, [event], now=now)
+        log.warning("registration_failed", registration_id=str(registration.id), reason=reason)
+
+
+def _view(registration: Registration, *, now: datetime) -> RegistrationView:
+    status, reason = registration.status, registration.failure_reason
+    if status == "pending" and registration.tenant_id is None and registration.expires_at <= now:
+        status, reason = "failed", EXPIRED
+    return RegistrationView(
+        id=registration.id,
+        status=status,
+        tenant_name=registration.tenant_name,
+        plan=registration.plan,
+        tenant_id=registration.tenant_id if status == "completed" else None,
+        failure_reason=reason,
+        created_at=registration.created_at,
+    )

@@ -1,0 +1,163 @@
+"""The platform-admin plane (SPEC §8): every tenant and user, for operators of the provider.
+Each route takes `PlatformAdminDep`; none is tenant-scoped. Served on the public listener, or
+alone on a private one (`tenantry serve --admin-listen`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from tenantry.domain.idempotency import StoredResponse
+from tenantry.domain.provider.admin_details import TenantDetails
+from tenantry.domain.provider.admin_orders import KeyClaim
+from tenantry.domain.provider.admin_search import TenantQuery, search_tenants, search_users
+from tenantry.domain.provider.admin_tenants import AdminTenants, NewTenant, TenantChanges
+from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep
+from tenantry.transports.rest.idempotency import REPLAYED_HEADER, CreateOnceDep
+from tenantry.transports.rest.schemas.admin import (
+    AdminTenantCreate,
+    AdminTenantItem,
+    AdminTenantRead,
+    AdminTenantUpdate,
+    AdminUserItem,
+    TenantDisable,
+    TenantStatus,
+)
+from tenantry.transports.rest.schemas.common import Page
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+SearchText = Annotated[str | None, Query(max_length=200)]
+
+
+async def admin_tenants(container: ContainerDep) -> AdminTenants:
+    return AdminTenants(
+        db=container.db,
+        plans=container.plans,
+        clock=container.clock,
+        identity=container.identity,
+        provisioner=container.provisioner,
+        plan_changes=container.plan_changes,
+    )
+
+
+AdminTenantsDep = Annotated[AdminTenants, Depends(admin_tenants)]
+
+
+def _read(details: TenantDetails) -> AdminTenantRead:
+    return AdminTenantRead.model_validate(details)
+
+
+def _body(details: TenantDetails) -> Any:
+    return _read(details).model_dump(mode="json")
+
+
+@router.get("/tenants")
+async def list_tenants(
+    container: ContainerDep,
+    _admin: PlatformAdminDep,
+    page: PageDep,
+    q: SearchText = None,
+    status: TenantStatus | None = None,
+    plan: Annotated[str | None, Query(max_length=50)] = None,
+) -> Page[AdminTenantItem]:
+    """Search every tenant: `q` is part of the name (any case) or the exact tenant id."""
+    async with container.db.read() as session:
+        found = await search_tenants(
+            session, query=TenantQuery(q=q, status=status, plan=plan), page=page
+        )
+    items = [AdminTenantItem.model_validate(item) for item in found.items]
+    return Page[AdminTenantItem](items=items, next_cursor=found.next_cursor)
+
+
+@router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=AdminTenantRead)
+async def create_tenant(
+    body: AdminTenantCreate,
+    container: ContainerDep,
+    admin: PlatformAdminDep,
+    service: AdminTenantsDep,
+    once: CreateOnceDep,
+) -> Response:
+    """A tenant on any plan, owned by `owner_email` (an account is made for a new address and
+    mailed an activation code for `POST /v1/auth/confirm`)."""
+    key = None
+    if once.key is not None:
+        key = KeyClaim(
+            records=container.idempotency,
+            user_id=admin.user_id,
+            key=once.key,
+            fingerprint=once.fingerprint(body),
+            answer=_body,
+        )
+    new = NewTenant(
+        name=body.name.strip() or body.name,
+        plan=body.plan,
+        owner_email=body.owner_email,
+        owner_name=body.owner_name,
+    )
+    outcome = await service.create(new, admin_id=admin.user_id, key=key)
+    if isinstance(outcome, StoredResponse):
+        return JSONResponse(
+            outcome.body, status_code=outcome.status_code, headers={REPLAYED_HEADER: "true"}
+        )
+    return JSONResponse(_body(outcome), status_code=status.HTTP_201_CREATED)
+
+
+@router.get("/tenants/{tenant_id}")
+async def read_tenant(
+    tenant_id: uuid.UUID, _admin: PlatformAdminDep, service: AdminTenantsDep
+) -> AdminTenantRead:
+    return _read(await service.details(tenant_id))
+
+
+@router.patch("/tenants/{tenant_id}")
+async def update_tenant(
+    tenant_id: uuid.UUID,
+    body: AdminTenantUpdate,
+    admin: PlatformAdminDep,
+    service: AdminTenantsDep,
+) -> AdminTenantRead:
+    """Rename; merge metadata and feature overrides; change the plan (between the pool and a
+    silo the tenant's data moves before this answers)."""
+    changes = TenantChanges(
+        name=(body.name.strip() or body.name) if body.name is not None else None,
+        plan=body.plan,
+        metadata=body.metadata,
+        features=body.features,
+    )
+    await service.update(tenant_id, changes, admin_id=admin.user_id)
+    return _read(await service.details(tenant_id))
+
+
+@router.post("/tenants/{tenant_id}/disable")
+async def disable_tenant(
+    tenant_id: uuid.UUID,
+    admin: PlatformAdminDep,
+    service: AdminTenantsDep,
+    body: TenantDisable | None = None,
+) -> AdminTenantRead:
+    """Every member's tenant-scoped requests answer 403 `tenant_disabled`; data is kept."""
+    reason = body.reason if body is not None else None
+    await service.disable(tenant_id, reason=reason, admin_id=admin.user_id)
+    return _read(await service.details(tenant_id))
+
+
+@router.post("/tenants/{tenant_id}/enable")
+async def enable_tenant(
+    tenant_id: uuid.UUID, admin: PlatformAdminDep, service: AdminTenantsDep
+) -> AdminTenantRead:
+    await service.enable(tenant_id, admin_id=admin.user_id)
+    return _read(await service.details(tenant_id))
+
+
+@router.get("/users")
+async def list_users(
+    container: ContainerDep, _admin: PlatformAdminDep, page: PageDep, q: SearchText = None
+) -> Page[AdminUserItem]:
+    """Users whose email or name contains `q` (any case)."""
+    async with container.db.read() as session:
+        found = await search_users(session, q=q, page=page)
+    items = [AdminUserItem.model_validate(item) for item in found.items]
+    return Page[AdminUserItem](items=items, next_cursor=found.next_cursor)

@@ -1,0 +1,97 @@
+"""Bodies of the platform-admin routes (SPEC §8)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tenantry.transports.rest.schemas.common import Email, Name
+
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+PlanId = Annotated[str, Field(min_length=1, max_length=50)]
+TenantStatus = Literal["active", "disabled", "provisioning"]
+MetadataKey = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class AdminTenantItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    plan: str
+    status: str
+    isolation: str
+    members: int
+    created_at: datetime
+
+
+class UsageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    used: int
+    limit: int | None = Field(description="null: unlimited")
+
+
+class AdminTenantRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    plan: str
+    status: str
+    disabled_reason: str | None
+    isolation: str
+    profile: dict[str, Any]
+    metadata: dict[str, Any]
+    feature_overrides: dict[str, bool]
+    features: dict[str, bool] = Field(description="the plan's features after the overrides")
+    limits: dict[str, int] = Field(description="absent: unlimited")
+    members: int
+    usage: dict[str, UsageRead] = Field(
+        description="members, projects, teams and pending invitations; pending invitations "
+        "take seats, so members and pending invitations share the `members` limit"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class AdminTenantCreate(BaseModel):
+    name: ShortText
+    plan: PlanId
+    owner_email: Email
+    owner_name: Name | None = None
+
+
+class AdminTenantUpdate(BaseModel):
+    """Only the fields sent change. In `metadata` and `features` a null removes the key (a
+    removed feature override falls back to the plan's value)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText | None = None
+    plan: PlanId | None = None
+    metadata: Annotated[dict[MetadataKey, Any], Field(max_length=100)] | None = None
+    features: Annotated[dict[MetadataKey, bool | None], Field(max_length=100)] | None = None
+
+
+class TenantDisable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class AdminUserItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    email_verified: bool
+    is_platform_admin: bool
+    memberships: int
+    created_at: datetime
