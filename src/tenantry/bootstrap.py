@@ -17,6 +17,7 @@ from tenantry.domain.accounts.invitations import Invitations
 from tenantry.domain.accounts.tenants import TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, get_profile
 from tenantry.domain.caching import CachedReader
+from tenantry.domain.data.units import TenantData
 from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
@@ -165,6 +166,7 @@ class Container:
         )
         self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
         self.plan_changes = PlanChanges(stores=self.stores, clock=self.clock, faults=self.faults)
+        self.tenant_data = TenantData(stores=self.stores)
         self.registrations = Registrations(
             identity=identity, plans=self.plans, provisioner=self.provisioner
         )

@@ -25,7 +25,14 @@ from tests.support.clock import ShiftableClock
 from tests.support.silos import silo_present
 
 pytestmark = pytest.mark.integration
-ROWS = {"orders": 3, "products": 4, "order_lines": 6}
+ROWS = {
+    "orders": 3,
+    "products": 4,
+    "order_lines": 6,
+    "experiments": 0,
+    "experiment_deployments": 0,
+    "collected_events": 0,
+}
 
 
 async def move(container: Container, tenant_id: uuid.UUID, plan: str) -> None:

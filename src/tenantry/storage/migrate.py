@@ -4,6 +4,7 @@ and the tenant data schema (the core database's pool tables and every silo datab
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command, context
@@ -45,6 +46,15 @@ async def upgrade_tenant_store_async(database_url: str) -> None:
     await asyncio.to_thread(upgrade_tenant_store, database_url)
 
 
+def owned_by(metadata: MetaData) -> Callable[[str | None, str, object], bool]:
+    """Autogenerate filter: the two streams share the core database; each sees its own tables."""
+
+    def owned(name: str | None, kind: str, _parents: object) -> bool:
+        return kind != "table" or name in metadata.tables
+
+    return owned
+
+
 def run_environment(metadata: MetaData, *, version_table: str) -> None:
     """The body of both streams' `env.py`: migrate the configured database online."""
     # Imported here: the storage package imports this module, and env.py runs inside alembic.
@@ -59,6 +69,7 @@ def run_environment(metadata: MetaData, *, version_table: str) -> None:
             version_table=version_table,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=owned_by(metadata),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKeyConstraint,
     Index,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -36,7 +38,13 @@ class TenantDataBase(DeclarativeBase):
     }
 
 
-class Product(TenantDataBase):
+class TenantOwned:
+    """Every tenant data table's tenant key; the storage router scopes queries through it."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+
+class Product(TenantOwned, TenantDataBase):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="price_cents"),
@@ -45,7 +53,6 @@ class Product(TenantDataBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    tenant_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     price_cents: Mapped[int] = mapped_column(Integer)
@@ -54,7 +61,7 @@ class Product(TenantDataBase):
     updated_at: Mapped[datetime]
 
 
-class Order(TenantDataBase):
+class Order(TenantOwned, TenantDataBase):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("total_cents >= 0", name="total_cents"),
@@ -63,14 +70,13 @@ class Order(TenantDataBase):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    tenant_id: Mapped[uuid.UUID]
     placed_by: Mapped[uuid.UUID]
     total_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime]
 
 
-class OrderLine(TenantDataBase):
+class OrderLine(TenantOwned, TenantDataBase):
     """A line of an order. The product's name and price are copied in, so the order keeps its
     meaning when the product later changes or goes away."""
 
@@ -84,8 +90,84 @@ class OrderLine(TenantDataBase):
 
     order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[uuid.UUID]
     product_id: Mapped[uuid.UUID]
     product_name: Mapped[str] = mapped_column(String(200))
     unit_price_cents: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
+
+
+class Experiment(TenantOwned, TenantDataBase):
+    """An experiment of a project. It is tested in `development` before it may go live in
+    other environments; `experiment_deployments` says where it is live."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "project_id", "name"),
+        Index(
+            "ix_experiments_tenant_id_project_id_created_at",
+            "tenant_id",
+            "project_id",
+            "created_at",
+        ),
+        Index("uq_experiments_tenant_id_id", "tenant_id", "id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    project_id: Mapped[uuid.UUID]
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ExperimentDeployment(TenantOwned, TenantDataBase):
+    __tablename__ = "experiment_deployments"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "experiment_id"],
+            ["experiments.tenant_id", "experiments.id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    experiment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    environment_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    deployed_by: Mapped[uuid.UUID | None]
+    deployed_at: Mapped[datetime]
+
+
+class CollectedEvent(TenantOwned, TenantDataBase):
+    """An event a browser or app sent to `POST /v1/collect` with an environment's client key.
+    Listed per environment only: data of one environment never shows in another."""
+
+    __tablename__ = "collected_events"
+    __table_args__ = (
+        Index(
+            "ix_collected_events_tenant_id_environment_id_received_at",
+            "tenant_id",
+            "environment_id",
+            "received_at",
+            "id",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    project_id: Mapped[uuid.UUID]
+    environment_id: Mapped[uuid.UUID]
+    experiment_id: Mapped[uuid.UUID | None]
+    type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+
+
+class TenantFence(TenantOwned, TenantDataBase):
+    """Raised (`moving`) in a store while the tenant's rows are copied out of it: tenant-scoped
+    write units check it inside their transaction and refuse, so no write lands in a copy's
+    source after the copy read it. A tenant with no row is not moving."""
+
+    __tablename__ = "tenant_fences"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    moving: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]

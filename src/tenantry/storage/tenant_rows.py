@@ -13,7 +13,8 @@ from tenantry.storage.database import Store
 from tenantry.storage.tenant_models import TenantDataBase
 
 BATCH = 1000
-TABLES = TenantDataBase.metadata.sorted_tables  # parents before children
+# Parents before children. The move fence stays with its store: it is not the tenant's data.
+TABLES = [table for table in TenantDataBase.metadata.sorted_tables if table.name != "tenant_fences"]
 
 
 async def count_rows(store: Store, tenant_id: uuid.UUID) -> dict[str, int]:
@@ -41,12 +42,16 @@ async def copy_rows(source: Store, target: Store, tenant_id: uuid.UUID) -> dict[
     return copied
 
 
-async def delete_rows(store: Store, tenant_id: uuid.UUID) -> None:
+async def delete_rows(store: Store, tenant_id: uuid.UUID, *, keep_fence: bool = False) -> None:
+    """Delete the tenant's rows from `store`. `keep_fence`: the store is being left, and its
+    raised fence must keep refusing writes that a stale router still sends here."""
     async with store.transaction() as session:
-        await delete_rows_in(session, tenant_id)
+        await delete_rows_in(session, tenant_id, keep_fence=keep_fence)
 
 
-async def delete_rows_in(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+async def delete_rows_in(
+    session: AsyncSession, tenant_id: uuid.UUID, *, keep_fence: bool = False
+) -> None:
     """Delete the tenant's rows inside the caller's transaction (children first)."""
-    for table in reversed(TABLES):
+    for table in reversed(TABLES if keep_fence else TenantDataBase.metadata.sorted_tables):
         await session.execute(delete(table).where(table.c.tenant_id == tenant_id))

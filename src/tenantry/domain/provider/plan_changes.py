@@ -31,6 +31,7 @@ from tenantry.storage.database import Store
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import StoreMove, Tenant
 from tenantry.storage.tenant_rows import copy_rows, count_rows, delete_rows
+from tenantry.storage.tenant_sessions import lower_fence, raise_fence
 
 log = structlog.get_logger("tenantry.plan_changes")
 
@@ -59,6 +60,7 @@ class PlanChanges:
                     await _set_plan(session, tenant, plan, actor_id, now=now)
                     return
                 source_locator = tenant.silo_locator_sealed
+                await bump_access_epoch(session)  # cached placements learn of the move
                 session.add(
                     StoreMove(
                         tenant_id=tenant_id,
@@ -109,6 +111,7 @@ class PlanChanges:
         else:
             target, target_sealed = self._db, None
         source = await self._source(tenant_id, source_sealed)
+        await raise_fence(source, tenant_id, now=self._clock.now())
         await delete_rows(target, tenant_id)  # a partial copy from an interrupted move
         await copy_rows(source, target, tenant_id)
         self._faults.checkpoint("store_move.copy")
@@ -134,12 +137,15 @@ class PlanChanges:
                 await self._stores.silos.drop(tenant_id)
             else:
                 await delete_rows(self._db, tenant_id)
-        elif leaving_pool:  # switched: remove the old copy
-            await delete_rows(self._db, tenant_id)
+            source = await self._source(tenant_id, move.old_silo_locator_sealed)
+            await lower_fence(source, tenant_id)
+        elif leaving_pool:  # switched: remove the old copy, its fence stays up
+            await delete_rows(self._db, tenant_id, keep_fence=True)
         else:
             await self._stores.silos.drop(tenant_id)
         async with self._db.transaction() as session:
             await session.execute(delete(StoreMove).where(StoreMove.tenant_id == tenant_id))
+            await bump_access_epoch(session)
         log.info("store_move_resumed", tenant_id=str(tenant_id), state=move.state)
 
     async def resume_all(self) -> int:
