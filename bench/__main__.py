@@ -8,7 +8,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import eviction, http_me, http_tenant, login, onboarding, refresh
+from bench import eviction, http_me, http_tenant, login, onboarding, refresh, router
 from bench.options import parse
 
 BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
@@ -18,6 +18,7 @@ BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
     ("login", login.main),
     ("onboarding", onboarding.main),
     ("refresh", refresh.main),
+    ("router", router.main),
 ]
 
 
