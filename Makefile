@@ -24,7 +24,9 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint ## lint, then the whole test suite on SQLite and PostgreSQL
+test: lint ## lint, then the whole test suite on SQLite and PostgreSQL (installs chromium if missing)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo 'WARNING: chromium could not be installed; browser tests skip (and fail under CI=true)'
 	$(BIN)/pytest -q
 
 format: $(STAMP) ## apply ruff fixes and formatting

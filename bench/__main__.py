@@ -8,12 +8,13 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import eviction, http_me, http_tenant, login, onboarding, refresh, router
+from bench import collect, eviction, http_me, http_tenant, login, onboarding, refresh, router
 from bench.options import parse
 
 BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
     ("http_me", http_me.main),
     ("http_tenant", http_tenant.main),
+    ("collect", collect.main),
     ("eviction", eviction.main),
     ("login", login.main),
     ("onboarding", onboarding.main),

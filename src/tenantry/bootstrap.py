@@ -17,6 +17,7 @@ from tenantry.domain.accounts.invitations import Invitations
 from tenantry.domain.accounts.tenants import TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, get_profile
 from tenantry.domain.caching import CachedReader
+from tenantry.domain.data.collection import Collector, TokenBuckets
 from tenantry.domain.data.units import TenantData
 from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator
@@ -167,6 +168,11 @@ class Container:
         self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
         self.plan_changes = PlanChanges(stores=self.stores, clock=self.clock, faults=self.faults)
         self.tenant_data = TenantData(stores=self.stores)
+        self.collector = Collector(
+            db=self.db,
+            tenant_data=self.tenant_data,
+            limits=TokenBuckets(rate=settings.collect_rate, burst=settings.collect_burst),
+        )
         self.registrations = Registrations(
             identity=identity, plans=self.plans, provisioner=self.provisioner
         )
@@ -204,8 +210,12 @@ class Container:
         await self.keys.ensure_current()
         if migrate:
             await self.stores.upgrade_silos()
+        # Serving requests, not background work: POST /v1/collect waits on it, so always on.
+        self._tasks = [
+            asyncio.create_task(self.collector.writer.run_forever(), name="collect-writer")
+        ]
         if workers:
-            self._tasks = [
+            self._tasks += [
                 asyncio.create_task(self.mail_worker.run_forever(), name="mail-worker"),
                 asyncio.create_task(
                     _repeat(KEY_RELOAD_SECONDS, self.keys.reload), name="key-reload"

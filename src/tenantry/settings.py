@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     code_ttl: int = Field(default=600, description="seconds a mailed code lives")
     code_max_attempts: int = 5
     plans_file: Path | None = Field(default=None, description="a plan catalog replacing plans.toml")
+    collect_rate: float = Field(
+        default=50.0, gt=0, description="POST /v1/collect events/s per client key and process"
+    )
+    collect_burst: int = Field(default=100, ge=1, description="events a key may send at once")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -52,6 +52,8 @@ NOT_TENANT_SCOPED = {
     ("GET", "/v1/registrations/{registration_id}"),
     # authenticated by HubSpot's signature, for no tenant (SPEC §8)
     ("POST", "/v1/webhooks/hubspot"),
+    # authenticated by an environment's public client key, from any web page (SPEC §10)
+    ("POST", "/v1/collect"),
     # the platform-admin plane: every tenant, for operators (each needs a platform admin)
     ("GET", "/v1/admin/tenants"),
     ("POST", "/v1/admin/tenants"),
@@ -97,7 +99,7 @@ def test_every_v1_route_is_tenant_scoped_or_listed(container: Container) -> None
         if not _resolves(route.dependant, tenant_context)
     }
     assert unscoped == NOT_TENANT_SCOPED
-    assert len(tenant_scoped(app)) == 32  # SPEC §6, §7 (update when a route is added)
+    assert len(tenant_scoped(app)) == 45  # SPEC §6, §7, §10 (update when a route is added)
 
 
 def test_admin_routes_and_only_they_require_a_platform_admin(container: Container) -> None:

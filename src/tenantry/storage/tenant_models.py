@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKeyConstraint,
@@ -71,7 +72,7 @@ class Order(TenantOwned, TenantDataBase):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     placed_by: Mapped[uuid.UUID]
-    total_cents: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime]
 

@@ -20,6 +20,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Conflict, InvalidInput, NotFound
+from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Environment, Project
 
 DEFAULT_ENVIRONMENTS = (("Development", "development"), ("Production", "production"))
@@ -203,6 +204,7 @@ async def rotate_client_key(
     )
     environment.client_key, environment.updated_at = new_client_key(), now
     await session.flush()
+    await bump_access_epoch(session)  # processes cache key -> environment (collection)
     return environment
 
 
@@ -220,6 +222,7 @@ async def delete_environment(
     )
     if deleted.rowcount == 0:
         raise _environment_not_found()
+    await bump_access_epoch(session)  # its client key stops collecting now
 
 
 def _environment_not_found() -> NotFound:

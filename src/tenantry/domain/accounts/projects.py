@@ -23,6 +23,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import NotFound
+from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Project, ProjectTeam
 from tenantry.storage.tables import PROJECT_TEAMS
 from tenantry.storage.upsert import insert_on_conflict
@@ -115,6 +116,7 @@ async def delete_project(
     )
     await record_events(session, [_project_event("project.deleted", actor, project)], now=now)
     await session.execute(delete(Project).where(Project.id == project.id))
+    await bump_access_epoch(session)  # its environments' client keys stop collecting now
 
 
 async def link_team(

@@ -12,15 +12,20 @@ from tenantry.bootstrap import Container
 from tenantry.logs import configure_logging
 from tenantry.settings import Settings
 from tenantry.transports.rest import problems
+from tenantry.transports.rest.cors import CollectCors
 from tenantry.transports.rest.observability import Observability
 from tenantry.transports.rest.routers import (
     admin,
     auth,
+    collect,
+    experiments,
     health,
     invitations,
     me,
     members,
+    orders,
     plans,
+    products,
     projects,
     registrations,
     teams,
@@ -61,11 +66,15 @@ def create_app(
         # FastAPI tries routers in this order, each one passed costing ~8 us per request
         # (bench/http_tenant.py): the tenant-scoped reads every client makes come first.
         routers += [
+            collect.router,  # the ingest route gets by far the most requests
             tenant.router,
             me.router,
             projects.router,
+            experiments.router,
             members.router,
             teams.router,
+            products.router,
+            orders.router,
             invitations.router,
             tenants.router,
             auth.router,
@@ -78,6 +87,8 @@ def create_app(
         routers.append(admin.router)  # rarely called: last
     for router in routers:
         app.include_router(router)
+    if include_public:
+        app.add_middleware(CollectCors)
     app.add_middleware(Observability)
     return app
 

@@ -122,6 +122,9 @@ def upgrade() -> None:
         sa.Column("updated_at", tenantry.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_tenant_fences")),
     )
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        # Up to 100 lines x 10,000 x 100,000,000 cents: beyond 32 bits.
+        batch_op.alter_column("total_cents", existing_type=sa.Integer(), type_=sa.BigInteger())
     if op.get_bind().dialect.name == "postgresql":
         _enable_row_level_security()
 
@@ -130,6 +133,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         _disable_row_level_security()
     op.drop_table("tenant_fences")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.alter_column("total_cents", existing_type=sa.BigInteger(), type_=sa.Integer())
     op.drop_table("experiment_deployments")
     with op.batch_alter_table("experiments", schema=None) as batch_op:
         batch_op.drop_index("uq_experiments_tenant_id_id")

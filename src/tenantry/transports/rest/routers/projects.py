@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments, projects
+from tenantry.domain.data import cleanup
 from tenantry.storage.models import Environment
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
@@ -86,6 +87,8 @@ async def delete_project(
         await projects.delete_project(
             session, actor=tenant.actor, project_id=project_id, now=container.clock.now()
         )
+    async with container.tenant_data.unit(tenant.tenant_id, write=True) as data:
+        await cleanup.forget_project(data, project_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -193,6 +196,8 @@ async def delete_environment(
         await environments.delete_environment(
             session, actor=tenant.actor, project_id=project_id, environment_id=environment_id
         )
+    async with container.tenant_data.unit(tenant.tenant_id, write=True) as data:
+        await cleanup.forget_environment(data, environment_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,0 +1,226 @@
+"""A project's experiments (SPEC §10): created and read in the tenant's data store, tested in
+the project's `development` environment before they go live anywhere else. Projects and
+environments live in the core database, so each service reads them there first, scoped by the
+actor's tenant, then works in the tenant's unit of work, which needs no tenant filter."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.environments import project_row_or_raise
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.data.units import TenantData
+from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.errors import Conflict, NotFound
+from tenantry.storage.database import Store
+from tenantry.storage.models import Environment
+from tenantry.storage.tenant_models import Experiment, ExperimentDeployment
+
+TESTING_SLUG = "development"
+
+
+@dataclass(frozen=True)
+class Live:
+    """An environment the experiment is deployed to."""
+
+    environment_id: uuid.UUID
+    slug: str
+    deployed_at: datetime
+
+
+@dataclass(frozen=True)
+class ExperimentView:
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    description: str
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    live_in: list[Live]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The core database (projects, environments) and the router to the tenants' data."""
+
+    db: Store
+    data: TenantData
+
+
+async def list_experiments(
+    stores: Stores, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
+) -> Page[ExperimentView]:
+    slugs = await _environment_slugs(stores.db, actor, project_id)
+    async with stores.data.unit(actor.tenant_id, write=False) as session:
+        statement = paginate(
+            select(Experiment).where(Experiment.project_id == project_id),
+            page,
+            created_at=Experiment.created_at,
+            row_id=Experiment.id,
+        )
+        rows = list(await session.scalars(statement))
+        found = make_page(rows, page, key=lambda row: (row.created_at, row.id))
+        views = await _views(session, found.items, slugs)
+    return Page(views, found.next_cursor)
+
+
+async def get_experiment_or_raise(
+    stores: Stores, *, actor: TenantActor, project_id: uuid.UUID, experiment_id: uuid.UUID
+) -> ExperimentView:
+    slugs = await _environment_slugs(stores.db, actor, project_id)
+    async with stores.data.unit(actor.tenant_id, write=False) as session:
+        experiment = await _experiment_row_or_raise(session, project_id, experiment_id)
+        [view] = await _views(session, [experiment], slugs)
+    return view
+
+
+async def create_experiment(
+    stores: Stores,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    name: str,
+    description: str,
+    now: datetime,
+) -> ExperimentView:
+    """A new experiment, live nowhere yet; its name is unique in the project."""
+    actor.require("editor")
+    await _environment_slugs(stores.db, actor, project_id)
+    experiment = Experiment(
+        id=uuid.uuid4(),
+        project_id=project_id,
+        name=name,
+        description=description,
+        created_by=actor.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    async with stores.data.unit(actor.tenant_id, write=True) as session:
+        taken = select(Experiment.id).where(
+            Experiment.project_id == project_id, Experiment.name == name
+        )
+        if await session.scalar(taken) is not None:
+            raise _experiment_exists(name)
+        session.add(experiment)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # A parallel create took the name between the check and the insert.
+            raise _experiment_exists(name) from None
+        return (await _views(session, [experiment], {}))[0]
+
+
+async def deploy_experiment(
+    stores: Stores,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    experiment_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    now: datetime,
+) -> ExperimentView:
+    """Make the experiment live in one of its project's environments. Anywhere but
+    `development` it must be live in `development` first; deploying again changes nothing."""
+    actor.require("editor")
+    slugs = await _environment_slugs(stores.db, actor, project_id)
+    if environment_id not in slugs:
+        raise NotFound("No such environment in this project.", code="environment_not_found")
+    testing = [env_id for env_id, slug in slugs.items() if slug == TESTING_SLUG]
+    async with stores.data.unit(actor.tenant_id, write=True) as session:
+        # Locked, so parallel deploys of one experiment take turns (SQLite writers always do).
+        experiment = await _experiment_row_or_raise(session, project_id, experiment_id, lock=True)
+        live = {row.environment_id for row in await _deployments(session, [experiment.id])}
+        if environment_id not in live:
+            if slugs[environment_id] != TESTING_SLUG and not live.intersection(testing):
+                raise Conflict(
+                    f"Deploy the experiment to {TESTING_SLUG!r} before any other environment.",
+                    code="not_tested_in_development",
+                )
+            session.add(
+                ExperimentDeployment(
+                    experiment_id=experiment.id,
+                    environment_id=environment_id,
+                    deployed_by=actor.user_id,
+                    deployed_at=now,
+                )
+            )
+            await session.flush()
+        [view] = await _views(session, [experiment], slugs)
+    return view
+
+
+async def _environment_slugs(
+    db: Store, actor: TenantActor, project_id: uuid.UUID
+) -> dict[uuid.UUID, str]:
+    """The slug of each environment of the project; 404 `project_not_found` if the tenant has
+    no such project."""
+    async with db.read() as session:
+        await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
+        rows = await session.execute(
+            select(Environment.id, Environment.slug).where(
+                Environment.tenant_id == actor.tenant_id, Environment.project_id == project_id
+            )
+        )
+        return {env_id: slug for env_id, slug in rows}
+
+
+async def _experiment_row_or_raise(
+    session: AsyncSession, project_id: uuid.UUID, experiment_id: uuid.UUID, *, lock: bool = False
+) -> Experiment:
+    statement = select(Experiment).where(
+        Experiment.project_id == project_id, Experiment.id == experiment_id
+    )
+    experiment = await session.scalar(statement.with_for_update() if lock else statement)
+    if experiment is None:
+        raise NotFound("No such experiment in this project.", code="experiment_not_found")
+    return experiment
+
+
+async def _deployments(
+    session: AsyncSession, experiment_ids: list[uuid.UUID]
+) -> list[ExperimentDeployment]:
+    statement = (
+        select(ExperimentDeployment)
+        .where(ExperimentDeployment.experiment_id.in_(experiment_ids))
+        .order_by(ExperimentDeployment.deployed_at, ExperimentDeployment.environment_id)
+    )
+    return list(await session.scalars(statement))
+
+
+async def _views(
+    session: AsyncSession, experiments: list[Experiment], slugs: dict[uuid.UUID, str]
+) -> list[ExperimentView]:
+    """The experiments with where they are live, read in one query. A deployment to an
+    environment deleted since (it lives in another database) is not shown."""
+    live: dict[uuid.UUID, list[Live]] = {experiment.id: [] for experiment in experiments}
+    if experiments:
+        for row in await _deployments(session, list(live)):
+            if row.environment_id in slugs:
+                slug = slugs[row.environment_id]
+                live[row.experiment_id].append(Live(row.environment_id, slug, row.deployed_at))
+    return [
+        ExperimentView(
+            e.id,
+            e.project_id,
+            e.name,
+            e.description,
+            e.created_by,
+            e.created_at,
+            e.updated_at,
+            live[e.id],
+        )
+        for e in experiments
+    ]
+
+
+def _experiment_exists(name: str) -> Conflict:
+    return Conflict(
+        f"This project already has an experiment named {name!r}.", code="experiment_exists"
+    )

@@ -1,0 +1,153 @@
+"""A tenant's orders (SPEC §10 `/v1/orders`): viewers read, editors place them. Prices and
+totals are worked out here from the tenant's products, never taken from the caller; each line
+keeps a copy of its product's name and unit price."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.errors import InvalidInput, NotFound
+from tenantry.storage.tenant_models import Order, OrderLine, Product
+
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+# `orders.total_cents` is a 32-bit INTEGER column on PostgreSQL.
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderLineView:
+    line_no: int
+    product_id: uuid.UUID
+    product_name: str
+    unit_price_cents: int
+    quantity: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: uuid.UUID
+    placed_by: uuid.UUID
+    total_cents: int
+    currency: str
+    created_at: datetime
+    lines: list[OrderLineView]
+
+
+async def list_orders(
+    session: AsyncSession, *, actor: TenantActor, page: PageRequest
+) -> Page[Order]:
+    """Orders without their lines; `get_order_or_raise` reads one with them."""
+    actor.require("viewer")
+    statement = paginate(select(Order), page, created_at=Order.created_at, row_id=Order.id)
+    rows = list(await session.scalars(statement))
+    return make_page(rows, page, key=lambda order: (order.created_at, order.id))
+
+
+async def get_order_or_raise(
+    session: AsyncSession, *, actor: TenantActor, order_id: uuid.UUID
+) -> OrderView:
+    actor.require("viewer")
+    order = await session.scalar(select(Order).where(Order.id == order_id))
+    if order is None:
+        raise NotFound("No such order in this tenant.", code="order_not_found")
+    lines = await session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+    )
+    return _view(order, list(lines))
+
+
+async def create_order(
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    lines: Sequence[LineRequest],
+    now: datetime,
+) -> OrderView:
+    """Place an order of this tenant's products, all priced in one currency."""
+    actor.require("editor")
+    if not 0 < len(lines) <= MAX_LINES:
+        raise InvalidInput(f"An order has 1 to {MAX_LINES} lines.", code="invalid_order_lines")
+    products = await _products_of(session, [line.product_id for line in lines])
+    currencies = {product.currency for product in products.values()}
+    if len(currencies) > 1:
+        raise InvalidInput(
+            "All products of an order must be priced in one currency.", code="mixed_currency"
+        )
+    order_lines = [
+        OrderLine(
+            line_no=number,
+            product_id=line.product_id,
+            product_name=products[line.product_id].name,
+            unit_price_cents=products[line.product_id].price_cents,
+            quantity=line.quantity,
+        )
+        for number, line in enumerate(lines, start=1)
+    ]
+    total = sum(line.unit_price_cents * line.quantity for line in order_lines)
+    order = Order(
+        id=uuid.uuid4(),
+        placed_by=actor.user_id,
+        total_cents=total,
+        currency=currencies.pop(),
+        created_at=now,
+    )
+    session.add(order)
+    await session.flush()  # the lines' foreign key needs the order first
+    for line in order_lines:
+        line.order_id = order.id
+    session.add_all(order_lines)
+    await session.flush()
+    return _view(order, order_lines)
+
+
+async def _products_of(
+    session: AsyncSession, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Product]:
+    """The products by id; any id that is not a product of this tenant is a 422."""
+    found = await session.scalars(select(Product).where(Product.id.in_(set(product_ids))))
+    products = {product.id: product for product in found}
+    missing = [str(product_id) for product_id in product_ids if product_id not in products]
+    if missing:
+        raise InvalidInput(
+            f"No such product in this tenant: {', '.join(dict.fromkeys(missing))}.",
+            code="unknown_product",
+        )
+    return products
+
+
+def _view(order: Order, lines: list[OrderLine]) -> OrderView:
+    return OrderView(
+        order.id,
+        order.placed_by,
+        order.total_cents,
+        order.currency,
+        order.created_at,
+        [
+            OrderLineView(
+                line.line_no,
+                line.product_id,
+                line.product_name,
+                line.unit_price_cents,
+                line.quantity,
+            )
+            for line in lines
+        ],
+    )

@@ -1,0 +1,106 @@
+"""Collection (SPEC §10): `POST /v1/collect` for browsers and apps holding a client key, the
+environment's event list for its tenant, and `GET /sdk.js`, the script the snippet loads.
+CORS for `/v1/collect` is in `transports/rest/cors.py`."""
+
+from __future__ import annotations
+
+import uuid
+from importlib.resources import files
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from tenantry.domain.accounts import environments
+from tenantry.domain.data import collection
+from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.schemas.collect import EventAccepted, EventCreate, EventRead
+from tenantry.transports.rest.schemas.common import Page
+
+router = APIRouter(tags=["collection"])
+MAX_BODY_BYTES = 16 * 1024
+# `text/plain` carrying JSON is accepted, and the key in `?client_key=` when no X-Client-Key
+# header came, so `navigator.sendBeacon` (which can set neither) works as a CORS "simple"
+# request, without a preflight.
+JSON_MEDIA_TYPES = frozenset({"application/json", "text/plain"})
+SDK = files("tenantry.transports.rest").joinpath("static/sdk.js").read_bytes()
+SDK_CACHE = "public, max-age=300"
+_BODY_SCHEMA = {
+    "required": True,
+    "content": {"application/json": {"schema": EventCreate.model_json_schema()}},
+}
+
+
+@router.post(
+    "/v1/collect",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra={"requestBody": _BODY_SCHEMA},
+)
+async def collect_event(request: Request, container: ContainerDep) -> EventAccepted:
+    """Store one event for the environment of `X-Client-Key`; 202 once it is committed."""
+    client_key = _client_key(request)
+    await container.collector.owner_of(client_key)  # refused before the body is read
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        raise HTTPException(415, "Send the event as application/json.")
+    body = await _read_limited(request)
+    try:
+        event = EventCreate.model_validate_json(body)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
+    event_id = await container.collector.collect(
+        client_key=client_key,
+        type=event.type,
+        data=event.data,
+        experiment_id=event.experiment_id,
+        now=container.clock.now(),
+    )
+    return EventAccepted(id=event_id)
+
+
+def _client_key(request: Request) -> str:
+    key = request.headers.get("x-client-key") or request.query_params.get("client_key") or ""
+    return key.strip()
+
+
+async def _read_limited(request: Request) -> bytes:
+    """The raw body, refused with 413 past `MAX_BODY_BYTES` whatever Content-Length says."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> HTTPException:
+    return HTTPException(413, f"An event is at most {MAX_BODY_BYTES} bytes.")
+
+
+@router.get("/v1/projects/{project_id}/environments/{environment_id}/events")
+async def read_events(
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    container: ContainerDep,
+    tenant: TenantDep,
+    page: PageDep,
+) -> Page[EventRead]:
+    """The environment's events, newest first, read from the tenant's own store."""
+    async with container.db.read() as session:
+        await environments.get_environment_or_raise(
+            session, actor=tenant.actor, project_id=project_id, environment_id=environment_id
+        )
+    async with container.tenant_data.unit(tenant.tenant_id, write=False) as session:
+        found = await collection.list_events(session, environment_id=environment_id, page=page)
+    return Page[EventRead].model_validate(found, from_attributes=True)
+
+
+@router.get("/sdk.js", include_in_schema=False)
+async def sdk() -> Response:
+    return Response(SDK, media_type="application/javascript", headers={"Cache-Control": SDK_CACHE})

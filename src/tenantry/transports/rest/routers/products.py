@@ -1,0 +1,82 @@
+"""A tenant's products (SPEC §10 `/v1/products`), in the tenant's own store."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from tenantry.domain.data import products
+from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.schemas.common import Page
+from tenantry.transports.rest.schemas.products import ProductCreate, ProductRead, ProductUpdate
+
+router = APIRouter(prefix="/v1/products", tags=["products"])
+
+
+@router.get("")
+async def read_products(
+    container: ContainerDep, tenant: TenantDep, page: PageDep
+) -> Page[ProductRead]:
+    async with container.tenant_data.unit(tenant.tenant_id, write=False) as session:
+        found = await products.list_products(session, actor=tenant.actor, page=page)
+    return Page[ProductRead].model_validate(found, from_attributes=True)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
+async def create_product(
+    body: ProductCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
+) -> Response:
+    async def work() -> ProductRead:
+        async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
+            product = await products.create_product(
+                session,
+                actor=tenant.actor,
+                name=body.name,
+                description=body.description,
+                price_cents=body.price_cents,
+                currency=body.currency,
+                now=container.clock.now(),
+            )
+            return ProductRead.model_validate(product)
+
+    return await once.run_apart(work, user_id=tenant.principal.user_id, body=body)
+
+
+@router.get("/{product_id}")
+async def read_product(
+    product_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
+) -> ProductRead:
+    async with container.tenant_data.unit(tenant.tenant_id, write=False) as session:
+        product = await products.get_product_or_raise(
+            session, actor=tenant.actor, product_id=product_id
+        )
+        return ProductRead.model_validate(product)
+
+
+@router.patch("/{product_id}")
+async def update_product(
+    product_id: uuid.UUID, body: ProductUpdate, container: ContainerDep, tenant: TenantDep
+) -> ProductRead:
+    async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
+        product = await products.update_product(
+            session,
+            actor=tenant.actor,
+            product_id=product_id,
+            name=body.name,
+            description=body.description,
+            price_cents=body.price_cents,
+            currency=body.currency,
+            now=container.clock.now(),
+        )
+        return ProductRead.model_validate(product)
+
+
+@router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_product(
+    product_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
+) -> Response:
+    async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
+        await products.delete_product(session, actor=tenant.actor, product_id=product_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,33 @@
+"""Shapes of collection (SPEC §10): events in from browsers, and the environment's list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: uuid.UUID | None = None
+    type: str = Field(min_length=1, max_length=100)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventAccepted(BaseModel):
+    id: uuid.UUID
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    environment_id: uuid.UUID
+    experiment_id: uuid.UUID | None
+    type: str
+    data: dict[str, Any]
+    received_at: datetime
