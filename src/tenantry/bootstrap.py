@@ -43,6 +43,7 @@ from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.provider.admin_tenants import AdminTenants
 from tenantry.domain.provider.hubspot import HubspotPayments
 from tenantry.domain.provider.plan_changes import PlanChanges
 from tenantry.domain.provider.provisioning import Provisioner
@@ -177,6 +178,14 @@ class Container:
             identity=identity, plans=self.plans, provisioner=self.provisioner
         )
         self.signup = SignUpFlow(identity, on_confirmed=self.registrations.complete_pending)
+        self.admin_tenants = AdminTenants(
+            db=self.db,
+            plans=self.plans,
+            clock=self.clock,
+            identity=identity,
+            provisioner=self.provisioner,
+            plan_changes=self.plan_changes,
+        )
         self.hubspot = HubspotPayments(
             secret=settings.hubspot_client_secret,
             provisioner=self.provisioner,

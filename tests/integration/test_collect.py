@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 
 from tenantry.bootstrap import Container
-from tenantry.domain.provider.admin_tenants import AdminTenants
 from tenantry.settings import Settings
 from tenantry.storage.tenant_models import CollectedEvent
 from tenantry.transports.rest.app import create_app
@@ -160,14 +159,7 @@ async def test_a_disabled_tenants_keys_stop_working(
 ) -> None:
     [env, _] = await environments_of(client, ann)
     assert (await send(client, env.client_key)).status_code == 202  # cached now
-    admin = AdminTenants(
-        db=container.db,
-        plans=container.plans,
-        clock=container.clock,
-        identity=container.identity,
-        provisioner=container.provisioner,
-        plan_changes=container.plan_changes,
-    )
+    admin = container.admin_tenants
     await admin.disable(uuid.UUID(ann.tenant_id), reason=None, admin_id=uuid.UUID(ann.user_id))
     assert_problem(await send(client, env.client_key), 401, "invalid_client_key")
     await admin.enable(uuid.UUID(ann.tenant_id), admin_id=uuid.UUID(ann.user_id))

@@ -33,14 +33,7 @@ SearchText = Annotated[str | None, Query(max_length=200)]
 
 
 async def admin_tenants(container: ContainerDep) -> AdminTenants:
-    return AdminTenants(
-        db=container.db,
-        plans=container.plans,
-        clock=container.clock,
-        identity=container.identity,
-        provisioner=container.provisioner,
-        plan_changes=container.plan_changes,
-    )
+    return container.admin_tenants
 
 
 AdminTenantsDep = Annotated[AdminTenants, Depends(admin_tenants)]
