@@ -322,3 +322,21 @@ async def tenant_rows(container: Container, tenant_id: uuid.UUID) -> dict[str, i
         ):
             counts[label] = await session.scalar(select(func.count()).select_from(model)) or 0
     return counts
+
+
+async def test_an_idempotency_key_creates_one_experiment(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    headers = account.headers()
+    lab = await lab_of(client, headers)
+    path = EXPERIMENTS.format(project=lab.project)
+    keyed = headers | {"Idempotency-Key": "exp-1"}
+    first = await client.post(path, headers=keyed, json={"name": "Pricing page"})
+    again = await client.post(path, headers=keyed, json={"name": "Pricing page"})
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(path, headers=keyed, json={"name": "Another"})
+    assert_problem(other, 409, "idempotency_key_reused")
+    names = [item["name"] for item in await items(client, headers, path)]
+    assert sorted(names) == ["Checkout button", "Pricing page"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from tenantry.bootstrap import Container
 from tenantry.domain.data import experiments
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.idempotency import CreateOnceDep
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.experiments import (
     DeploymentCreate,
@@ -33,19 +34,26 @@ async def read_experiments(
     return Page[ExperimentRead].model_validate(found, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentRead)
 async def create_experiment(
-    project_id: uuid.UUID, body: ExperimentCreate, container: ContainerDep, tenant: TenantDep
-) -> ExperimentRead:
-    experiment = await experiments.create_experiment(
-        _stores(container),
-        actor=tenant.actor,
-        project_id=project_id,
-        name=body.name,
-        description=body.description,
-        now=container.clock.now(),
-    )
-    return ExperimentRead.model_validate(experiment)
+    project_id: uuid.UUID,
+    body: ExperimentCreate,
+    container: ContainerDep,
+    tenant: TenantDep,
+    once: CreateOnceDep,
+) -> Response:
+    async def work() -> ExperimentRead:
+        experiment = await experiments.create_experiment(
+            _stores(container),
+            actor=tenant.actor,
+            project_id=project_id,
+            name=body.name,
+            description=body.description,
+            now=container.clock.now(),
+        )
+        return ExperimentRead.model_validate(experiment)
+
+    return await once.run_apart(work, user_id=tenant.principal.user_id, body=body)
 
 
 @router.get("/{experiment_id}")
