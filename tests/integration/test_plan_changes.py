@@ -41,6 +41,16 @@ async def move(container: Container, tenant_id: uuid.UUID, plan: str) -> None:
     )
 
 
+async def interrupted_move(
+    container: Container, tenant_id: uuid.UUID, plan: str, *, at: str
+) -> None:
+    """A plan change that dies at checkpoint `at`, as a crash there would leave it."""
+    container.faults.armed = at
+    with pytest.raises(InjectedFault):
+        await move(container, tenant_id, plan)
+    container.faults.armed = None
+
+
 async def tenant_row(container: Container, tenant_id: uuid.UUID) -> Tenant:
     async with container.db.read() as session:
         tenant = await session.get(Tenant, tenant_id)
@@ -153,9 +163,7 @@ async def test_an_interrupted_copy_is_abandoned_with_the_source_intact(
     container: Container, tenants: tuple[uuid.UUID, uuid.UUID, set[str]]
 ) -> None:
     moving, _, names = tenants
-    container.faults.armed = "store_move.copy"
-    with pytest.raises(InjectedFault):
-        await move(container, moving, "premium")
+    await interrupted_move(container, moving, "premium", at="store_move.copy")
     tenant = await tenant_row(container, moving)
     assert (tenant.plan, tenant.isolation) == ("free", "pool")
     assert await names_in_store(container, moving) == names
@@ -170,10 +178,7 @@ async def test_a_move_that_died_before_the_switch_is_abandoned_by_the_sweep(
     clock: ShiftableClock,
 ) -> None:
     moving, _, names = tenants
-    container.faults.armed = "store_move.switch"
-    with pytest.raises(InjectedFault):
-        await move(container, moving, "premium")
-    container.faults.armed = None
+    await interrupted_move(container, moving, "premium", at="store_move.switch")
     # The copy exists but the tenant still reads the pool; a second change must wait.
     assert await silo_present(container, moving)
     assert (await tenant_row(container, moving)).isolation == "pool"
@@ -196,10 +201,7 @@ async def test_a_move_that_died_after_the_switch_has_its_old_copy_removed(
     clock: ShiftableClock,
 ) -> None:
     moving, _, names = tenants
-    container.faults.armed = "store_move.cleanup"
-    with pytest.raises(InjectedFault):
-        await move(container, moving, "premium")
-    container.faults.armed = None
+    await interrupted_move(container, moving, "premium", at="store_move.cleanup")
     assert (await tenant_row(container, moving)).isolation == "silo"
     assert await count_rows(container.db, moving) == ROWS  # the old copy, not yet removed
     assert await names_in_store(container, moving) == names
@@ -216,9 +218,7 @@ async def test_an_interrupted_move_back_to_the_pool_keeps_the_silo(
 ) -> None:
     moving, bystander, names = tenants
     await move(container, moving, "premium")
-    container.faults.armed = "store_move.copy"
-    with pytest.raises(InjectedFault):
-        await move(container, moving, "basic")
+    await interrupted_move(container, moving, "basic", at="store_move.copy")
     assert (await tenant_row(container, moving)).isolation == "silo"
     assert await names_in_store(container, moving) == names
     assert await count_rows(container.db, moving) == dict.fromkeys(ROWS, 0)
