@@ -143,8 +143,8 @@ class Authenticator:
         if cached is not None and cached[1] > now:
             return cached[0]
         external = await self._federated.verify(token, issuer=issuer)
-        user_id = await resolve_external_user(self._deps, external)
-        identity = _Identity(user_id, None, external.email or "", external.issued_at)
+        user = await resolve_external_user(self._deps, external)
+        identity = _Identity(user.user_id, None, user.email, external.issued_at)
         if len(self._external) >= EXTERNAL_CACHE_SIZE:
             self._external.pop(next(iter(self._external)))
         self._external[token] = (identity, external.expires_at)

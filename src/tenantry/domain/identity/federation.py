@@ -1,9 +1,12 @@
 """Access tokens from trusted external OIDC issuers (Cognito, Keycloak, Auth0, ...): verified
 against the issuer's published keys, then mapped to a Tenantry user by (issuer, subject), the
-user being created and onboarded on first sight."""
+user being created and onboarded on first sight. See docs/federation.md."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +14,7 @@ from typing import Any
 
 import httpx
 import jwt
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,11 +24,18 @@ from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.tokens import KEY_BEARING_HEADERS
 from tenantry.errors import Unauthenticated
 from tenantry.settings import TrustedIssuer
-from tenantry.storage.models import ExternalIdentity
+from tenantry.storage.models import ExternalIdentity, User
 from tenantry.storage.upsert import insert_on_conflict
 
-ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
-JWKS_REFRESH_INTERVAL = timedelta(seconds=30)
+log = structlog.get_logger("tenantry.federation")
+
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
+JWKS_REFRESH_INTERVAL = timedelta(seconds=30)  # at most one refetch per interval for unknown kids
+JWKS_MAX_AGE = timedelta(minutes=10)  # keys the issuer dropped stop working within this
+JWKS_FETCH_DEADLINE = 3.0  # seconds for the whole fetch, a slowly dripping body included
+JWKS_MAX_BYTES = 256 * 1024
+MAX_SUBJECT_LENGTH = 255  # external_identities.subject
+MAX_EMAIL_LENGTH = 320  # users.email
 
 
 @dataclass(frozen=True)
@@ -37,37 +48,93 @@ class ExternalClaims:
     expires_at: int
 
 
+@dataclass(frozen=True)
+class ExternalUser:
+    user_id: uuid.UUID
+    email: str
+
+
 def _invalid() -> Unauthenticated:
     return Unauthenticated("The access token is invalid.", code="invalid_token")
 
 
 class IssuerKeys:
-    """One issuer's JWKS, fetched over HTTP and refetched (at most every 30 s) when a token
-    names a key it does not hold."""
+    """One issuer's JWKS, fetched over HTTP: refetched when a token names a key it does not
+    hold (at most once per refresh interval, however many such tokens arrive) and when older
+    than the maximum age. A failed fetch keeps the keys held so far."""
 
     def __init__(self, issuer: TrustedIssuer, http: httpx.AsyncClient, clock: Clock) -> None:
         self.issuer = issuer
         self._http = http
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: datetime | None = None
+        self._fetched_at: datetime | None = None  # the last attempt, successful or not
+        self._fetching = asyncio.Lock()
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        now = self._clock.now()
-        stale = self._fetched_at is None or now - self._fetched_at > JWKS_REFRESH_INTERVAL
-        if kid not in self._keys and stale:
-            self._fetched_at = now
-            self._keys = await self._fetch()
-        return self._keys.get(kid)
+        held = self._keys.get(kid)
+        # A refresh in flight never holds up a token whose key we already have.
+        if held is not None and (self._fresh() or self._fetching.locked()):
+            return held
+        async with self._fetching:
+            if (kid not in self._keys or not self._fresh()) and self._may_fetch():
+                self._fetched_at = self._clock.now()
+                self._keys = await self._fetch() or self._keys
+            return self._keys.get(kid)
 
-    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+    def _fresh(self) -> bool:
+        fetched = self._fetched_at
+        return fetched is not None and self._clock.now() - fetched <= JWKS_MAX_AGE
+
+    def _may_fetch(self) -> bool:
+        fetched = self._fetched_at
+        return fetched is None or self._clock.now() - fetched >= JWKS_REFRESH_INTERVAL
+
+    async def _fetch(self) -> dict[str, jwt.PyJWK] | None:
         try:
-            response = await self._http.get(self.issuer.jwks_uri)
+            async with asyncio.timeout(JWKS_FETCH_DEADLINE):
+                body = await self._download()
+            keys = _signing_keys(json.loads(body))
+        except (httpx.HTTPError, TimeoutError, ValueError, RecursionError) as error:
+            log.warning("jwks_fetch_failed", issuer=self.issuer.issuer, error=repr(error))
+            return None
+        return keys
+
+    async def _download(self) -> bytes:
+        async with self._http.stream("GET", self.issuer.jwks_uri) as response:
             response.raise_for_status()
-            keys = jwt.PyJWKSet.from_dict(response.json()).keys
-        except (httpx.HTTPError, ValueError, jwt.PyJWTError):
-            return self._keys
-        return {key.key_id: key for key in keys if key.key_id}
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > JWKS_MAX_BYTES:
+                    raise ValueError(f"JWKS larger than {JWKS_MAX_BYTES} bytes")
+            return bytes(body)
+
+
+def _signing_keys(document: object) -> dict[str, jwt.PyJWK]:
+    """The usable signature keys of a JWKS document by kid; a document without any is junk."""
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("not a JWKS document")
+    keys = {key.key_id: key for key in map(_signing_key, entries) if key and key.key_id}
+    if not keys:
+        raise ValueError("the JWKS holds no usable signing key")
+    return keys
+
+
+def _signing_key(entry: object) -> jwt.PyJWK | None:
+    """An RSA or EC signature key for one of our algorithms; HMAC secrets, encryption keys and
+    malformed entries are skipped."""
+    if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+        return None
+    if not isinstance(entry.get("kid"), str) or entry.get("kty") not in ("RSA", "EC"):
+        return None
+    if "alg" in entry and entry["alg"] not in ASYMMETRIC_ALGORITHMS:
+        return None
+    try:
+        return jwt.PyJWK(entry)
+    except (jwt.PyJWTError, TypeError, ValueError):
+        return None
 
 
 class FederatedTokens:
@@ -82,72 +149,112 @@ class FederatedTokens:
 
     async def verify(self, token: str, *, issuer: str) -> ExternalClaims:
         keys = self._issuers[issuer]
-        header = jwt.get_unverified_header(token)
-        kid = header.get("kid")
-        if header.get("alg") not in ASYMMETRIC_ALGORITHMS or KEY_BEARING_HEADERS & header.keys():
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise _invalid() from error
+        kid, alg = header.get("kid"), header.get("alg")
+        if alg not in ASYMMETRIC_ALGORITHMS or KEY_BEARING_HEADERS & header.keys():
             raise _invalid()
         key = await keys.key(kid) if isinstance(kid, str) else None
         if key is None:
             raise _invalid()
-        try:
-            payload: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[str(header["alg"])],
-                issuer=issuer,
-                options={
-                    "require": ["iss", "sub", "exp", "iat"],
-                    "verify_aud": False,
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.PyJWTError as error:
-            raise _invalid() from error
-        self._check_times_and_audience(payload, keys.issuer.audience)
-        return ExternalClaims(
-            issuer=issuer,
-            subject=str(payload["sub"]),
-            email=payload.get("email") if isinstance(payload.get("email"), str) else None,
-            email_verified=payload.get("email_verified") is True,
-            issued_at=int(payload["iat"]),
-            expires_at=int(payload["exp"]),
-        )
+        payload = _decode(token, key, str(alg), issuer)
+        self._check_times(payload)
+        _check_audience(payload, keys.issuer.audience)
+        return _claims(payload, issuer)
 
-    def _check_times_and_audience(self, payload: dict[str, Any], audience: str) -> None:
+    def _check_times(self, payload: dict[str, Any]) -> None:
         now = self._clock.now().timestamp()
-        if not isinstance(payload["exp"], int | float) or payload["exp"] <= now:
+        if not _is_number(payload["exp"]) or payload["exp"] <= now:
             raise Unauthenticated("The access token has expired.", code="token_expired")
-        not_before = payload.get("nbf")
-        if not_before is not None and (not isinstance(not_before, int | float) or not_before > now):
-            raise _invalid()
-        claimed = payload.get("aud")
-        audiences = claimed if isinstance(claimed, list) else [claimed]
-        # Cognito access tokens carry the app client in `client_id` instead of `aud`.
-        if audience not in audiences and payload.get("client_id") != audience:
+        not_before = payload.get("nbf", now)
+        if not _is_number(payload["iat"]) or not _is_number(not_before) or not_before > now:
             raise _invalid()
 
 
-async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> uuid.UUID:
-    """The user linked to (issuer, subject), linking or creating one on first sight. An
-    existing local account is linked only when the issuer vouches for the email."""
+def _decode(token: str, key: jwt.PyJWK, alg: str, issuer: str) -> dict[str, Any]:
+    """The signed payload; times and audience are checked apart, against our clock."""
+    try:
+        payload: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[alg],
+            issuer=issuer,
+            options={
+                "require": ["iss", "sub", "exp", "iat"],
+                "verify_aud": False,
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+    except jwt.PyJWTError as error:
+        raise _invalid() from error
+    return payload
+
+
+def _check_audience(payload: dict[str, Any], audience: str) -> None:
+    claimed = payload.get("aud")
+    if claimed is None:
+        # Cognito access tokens carry no `aud`: the app client is in `client_id`.
+        accepted = payload.get("client_id") == audience and payload.get("token_use") == "access"
+    else:
+        accepted = audience in (claimed if isinstance(claimed, list) else [claimed])
+    if not accepted:
+        raise _invalid()
+
+
+def _claims(payload: dict[str, Any], issuer: str) -> ExternalClaims:
+    subject = payload["sub"]
+    if not subject or len(subject) > MAX_SUBJECT_LENGTH:
+        raise _invalid()
+    email = payload.get("email")
+    email = email.strip() if isinstance(email, str) else ""
+    return ExternalClaims(
+        issuer=issuer,
+        subject=subject,
+        email=email if "@" in email and len(email) <= MAX_EMAIL_LENGTH else None,
+        email_verified=payload.get("email_verified") is True,
+        issued_at=int(payload["iat"]),
+        expires_at=int(payload["exp"]),
+    )
+
+
+def _is_number(value: object) -> bool:
+    """A NumericDate: JSON parsing also yields booleans, NaN and infinities."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> ExternalUser:
+    """The user linked to (issuer, subject), linking or creating one on first sight. The
+    address comes only from a verified `email` claim; an existing account with that address is
+    linked, a new one is created and onboarded. Raced first sights all get the one winner."""
     async with deps.db.read() as session:
         linked = await _linked_user(session, claims)
     if linked is not None:
         return linked
+    return await _link(deps, claims, _verified_email(claims))
+
+
+def _verified_email(claims: ExternalClaims) -> str:
     if not claims.email:
         raise Unauthenticated(
             "The token carries no email to create an account with.", code="external_email_required"
         )
+    if not claims.email_verified:
+        raise Unauthenticated(
+            "The issuer has not verified this token's email.", code="external_email_unverified"
+        )
+    return claims.email
+
+
+async def _link(deps: IdentityDeps, claims: ExternalClaims, email: str) -> ExternalUser:
+    """Raced first sights meet on unique keys: the user and link inserts yield to the winner's
+    rows, and only the one whose update confirms the user onboards it."""
     async with deps.db.transaction() as session:
         now = deps.clock.now()
-        known = await deps.user_by_email(session, claims.email)
-        user = known or await deps.ensure_user(session, email=claims.email)
-        if known is not None and not claims.email_verified:
-            raise Unauthenticated(
-                "This email belongs to another account.", code="external_email_conflict"
-            )
+        user = await deps.ensure_user(session, email=email)
         if not user.email_verified:
             await activate_user(session, user=user, password_hash=None, now=now, faults=deps.faults)
         await session.execute(
@@ -160,9 +267,15 @@ async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> u
     return winner
 
 
-async def _linked_user(session: AsyncSession, claims: ExternalClaims) -> uuid.UUID | None:
-    return await session.scalar(
-        select(ExternalIdentity.user_id).where(
-            ExternalIdentity.issuer == claims.issuer, ExternalIdentity.subject == claims.subject
+async def _linked_user(session: AsyncSession, claims: ExternalClaims) -> ExternalUser | None:
+    row = (
+        await session.execute(
+            select(ExternalIdentity.user_id, User.email)
+            .join(User, User.id == ExternalIdentity.user_id)
+            .where(
+                ExternalIdentity.issuer == claims.issuer,
+                ExternalIdentity.subject == claims.subject,
+            )
         )
-    )
+    ).one_or_none()
+    return None if row is None else ExternalUser(row.user_id, row.email)
