@@ -16,6 +16,7 @@ from tenantry.clock import Clock
 from tenantry.domain.accounts.invitations import Invitations
 from tenantry.domain.accounts.tenants import TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, get_profile
+from tenantry.domain.audit import purge_audit_entries
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.data.collection import Collector, TokenBuckets
 from tenantry.domain.data.units import TenantData
@@ -50,6 +51,10 @@ from tenantry.domain.provider.provisioning import Provisioner
 from tenantry.domain.provider.registrations import Registrations
 from tenantry.domain.provider.stores import TenantStores
 from tenantry.domain.sealing import finish_pending_rotation, load_or_create_hashing_key
+from tenantry.domain.webhooks.dispatcher import WebhookDispatcher
+from tenantry.domain.webhooks.endpoints import WebhookEndpoints
+from tenantry.domain.webhooks.retention import purge_settled_events
+from tenantry.domain.webhooks.sender import WebhookSender, new_http_client
 from tenantry.faults import Faults
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
@@ -193,6 +198,16 @@ class Container:
             identity=identity,
             clock=self.clock,
         )
+        self.webhook_endpoints = WebhookEndpoints(
+            box=self.box, allow_private=settings.webhook_allow_private
+        )
+        self.webhook_http = new_http_client()
+        self.webhook_dispatcher = WebhookDispatcher(
+            db=self.db,
+            box=self.box,
+            sender=WebhookSender(self.webhook_http, allow_private=settings.webhook_allow_private),
+            clock=self.clock,
+        )
         self.profiles: CachedReader[uuid.UUID, Profile] = CachedReader(self.db, get_profile)
         self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(
             self.db, partial(read_tenant, plans=self.plans)
@@ -224,8 +239,8 @@ class Container:
             asyncio.create_task(self.collector.writer.run_forever(), name="collect-writer")
         ]
         if workers:
+            self._tasks += self._start_outbox_workers()
             self._tasks += [
-                asyncio.create_task(self.mail_worker.run_forever(), name="mail-worker"),
                 asyncio.create_task(
                     _repeat(KEY_RELOAD_SECONDS, self.keys.reload), name="key-reload"
                 ),
@@ -238,6 +253,13 @@ class Container:
                     name="provisioning-recovery",
                 ),
             ]
+
+    def _start_outbox_workers(self) -> list[asyncio.Task[None]]:
+        """The workers that drain the outboxes: also all that `tenantry worker` runs."""
+        return [
+            asyncio.create_task(self.mail_worker.run_forever(), name="mail-worker"),
+            asyncio.create_task(self.webhook_dispatcher.run_forever(), name="webhook-dispatcher"),
+        ]
 
     async def _recover_interrupted_work(self) -> None:
         """Undo provisioning runs, settle data moves and drop the silos of deleted tenants
@@ -257,6 +279,9 @@ class Container:
     async def _purge_idempotency_records(self) -> None:
         async with self.db.transaction() as session:
             await purge_expired(session, now=self.clock.now())
+        retention = timedelta(days=self.settings.audit_retention_days)
+        await purge_audit_entries(self.db, before=self.clock.now() - retention)
+        await purge_settled_events(self.db, now=self.clock.now())
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -264,6 +289,7 @@ class Container:
         self._tasks = []
         self.passwords.close()
         await self.http.aclose()
+        await self.webhook_http.aclose()
         await self.db.epoch.stop()
         await self.stores.silos.dispose()
         await self.db.dispose()

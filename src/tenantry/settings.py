@@ -7,11 +7,13 @@ import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def listen_address(value: str) -> tuple[str, int]:
@@ -68,8 +70,16 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="POST /v1/collect events/s per client key and process"
     )
     collect_burst: int = Field(default=100, ge=1, description="events a key may send at once")
+    audit_retention_days: int = Field(
+        default=365, ge=1, description="days audit entries are kept before the hourly purge"
+    )
     log_level: str = "INFO"
     log_json: bool = True
+    graphiql: bool = Field(
+        default=False,
+        description="serve GraphiQL on GET /graphql (development only: the page loads its "
+        "scripts from a CDN); unset = on when public_url is on localhost, else off",
+    )
 
     @field_validator("trusted_issuers", mode="before")
     @classmethod
@@ -98,6 +108,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _graphiql_in_development(self) -> Settings:
+        if "graphiql" not in self.model_fields_set:
+            self.graphiql = urlsplit(self.public_url).hostname in LOCAL_HOSTS
+        return self
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from tenantry.bootstrap import Container
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.storage.models import DomainEvent, IdempotencyRecord, Tenant, User
-from tests.support.api import Account, bearer, create_organization, register
+from tests.support.api import Account, bearer, create_organization, register, sign_in
 from tests.support.clock import ShiftableClock
 from tests.support.counts import count_rows
 from tests.support.mailbox import Mailbox
@@ -35,22 +35,7 @@ async def operator(client: httpx.AsyncClient, container: Container) -> Account:
     await ensure_platform_admin(
         container.identity, email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD
     )
-    return await login(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
-
-
-async def login(client: httpx.AsyncClient, email: str, password: str) -> Account:
-    response = await client.post("/v1/auth/login", json={"email": email, "password": password})
-    assert response.status_code == 200, response.text
-    tokens = response.json()
-    me = (await client.get("/v1/me", headers=bearer(tokens["access_token"]))).json()
-    return Account(
-        email=email,
-        password=password,
-        access_token=tokens["access_token"],
-        refresh_token=tokens["refresh_token"],
-        user_id=me["id"],
-        tenant_id=me["default_tenant_id"],
-    )
+    return await sign_in(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
 
 
 def admin(account: Account) -> dict[str, str]:
@@ -476,7 +461,7 @@ async def test_create_for_a_new_address_mails_an_activation_code(
         if event.tenant_id == uuid.UUID(body["id"])
     ]
     assert membership.actor_id == uuid.UUID(operator.user_id)
-    assert await login(client, "nina@example.com", NEW_OWNER_PASSWORD)
+    assert await sign_in(client, "nina@example.com", NEW_OWNER_PASSWORD)
 
 
 async def test_create_for_an_existing_user(

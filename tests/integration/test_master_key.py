@@ -142,7 +142,7 @@ async def outstanding_secrets(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox
 ) -> tuple[Account, str, httpx.Response, str, str]:
     """Ann's session, an idempotent invitation of Bob, Bob's unused sign-up code and
-    invitation token, and a value in every sealed column."""
+    invitation token, and a value in every sealed column (a webhook secret among them)."""
     ann = await register(client, mailbox, "ann@example.com")
     acme = await create_organization(client, ann, "Acme")
     signup = {"email": "bob@example.com", "password": PASSWORD}
@@ -152,6 +152,10 @@ async def outstanding_secrets(
     assert invited.status_code == 201, invited.text
     token = await mailed_invitation_token(mailbox, "bob@example.com")
     await seal_silo_locators(container, await create_organization(client, ann, "Silo"))
+    # A public address literal (no DNS here) for an event this test never causes.
+    hook = {"url": "https://93.184.215.14/hook", "events": ["billing.payment_received"]}
+    subscribed = await client.post("/v1/webhook-endpoints", headers=ann.headers(acme), json=hook)
+    assert subscribed.status_code == 201, subscribed.text
     return ann, acme, invited, code, token
 
 

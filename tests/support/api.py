@@ -51,7 +51,19 @@ async def register(
     code = await mailbox.code_for(email, count=len(mailbox.messages(email)) or 1)
     response = await client.post("/v1/auth/confirm", json={"email": email, "code": code})
     assert response.status_code == 200, response.text
-    tokens: dict[str, Any] = response.json()
+    return await _account(client, email, password, response.json())
+
+
+async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> Account:
+    """Log in with a password (a new session, with its own tokens)."""
+    response = await client.post("/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return await _account(client, email, password, response.json())
+
+
+async def _account(
+    client: httpx.AsyncClient, email: str, password: str, tokens: dict[str, Any]
+) -> Account:
     me = (await client.get("/v1/me", headers=bearer(tokens["access_token"]))).json()
     return Account(
         email=email,

@@ -26,6 +26,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "TENANTRY_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
         "TENANTRY_ARGON2_TIME_COST": str(settings.argon2_time_cost),
         "TENANTRY_LOG_LEVEL": "WARNING",
+        "TENANTRY_WEBHOOK_ALLOW_PRIVATE": "true" if settings.webhook_allow_private else "",
     }
     return {key: value for key, value in values.items() if value}
 

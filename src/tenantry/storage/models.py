@@ -319,10 +319,14 @@ class SigningKey(Base):
 
 
 class DomainEvent(Base):
-    """The event outbox, written in the transaction of the change it describes."""
+    """The event outbox, written in the transaction of the change it describes. The webhook
+    dispatcher fans each event out to the matching endpoints once (`dispatched_at`)."""
 
     __tablename__ = "domain_events"
-    __table_args__ = (Index("ix_domain_events_tenant_id", "tenant_id"),)
+    __table_args__ = (
+        Index("ix_domain_events_tenant_id", "tenant_id"),
+        Index("ix_domain_events_dispatched_at_created_at", "dispatched_at", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(64))
@@ -330,6 +334,83 @@ class DomainEvent(Base):
     actor_id: Mapped[uuid.UUID | None]
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # Orders the events one transaction writes (they share `created_at`).
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispatched_at: Mapped[datetime | None]
+
+
+WEBHOOK_ENDPOINT_STATUSES = ("active", "failing")
+WEBHOOK_DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookEndpoint(Base):
+    """A URL subscribed to events: a tenant's (its events only) or, with no tenant, a platform
+    admin's (every tenant's). The signing secret is sealed with the master key."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        CheckConstraint(_in("status", WEBHOOK_ENDPOINT_STATUSES), name="status"),
+        Index("ix_webhook_endpoints_tenant_id", "tenant_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE")
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_by: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime]
+    failing_since: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint. Delivered at least once, in event order per (endpoint,
+    tenant): the dispatcher attempts only the oldest unsettled delivery of each such queue."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", WEBHOOK_DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domain_events.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID | None]
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_created_at: Mapped[datetime]
+    event_position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    # Retries stop here (24 h after the first try, or after a manual redelivery).
+    retry_until: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """Every delivery attempt, kept for the deliveries list."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id", "delivery_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    attempted_at: Mapped[datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(500))
 
 
 class MailMessage(Base):
@@ -436,3 +517,26 @@ class SealedSecret(Base):
     sealed_value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who did what to what, when and from where (SPEC §9 audit log). No foreign keys: an
+    entry outlives the tenant, user or thing it names; the retention purge removes it."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_audit_entries_created_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    tenant_id: Mapped[uuid.UUID | None]
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(100))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

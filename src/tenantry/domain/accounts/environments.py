@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
+from tenantry.domain.audit import record_audit
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
@@ -186,6 +187,8 @@ async def rename_environment(
     if name is not None and name != environment.name:
         environment.name, environment.updated_at = name, now
         await session.flush()
+        target = (project_id, environment_id)
+        await _audit(session, actor, "environment.updated", target, {"name": name}, now=now)
     return environment
 
 
@@ -205,11 +208,18 @@ async def rotate_client_key(
     environment.client_key, environment.updated_at = new_client_key(), now
     await session.flush()
     await bump_access_epoch(session)  # processes cache key -> environment (collection)
+    target = (project_id, environment_id)
+    await _audit(session, actor, "environment.key_rotated", target, {}, now=now)
     return environment
 
 
 async def delete_environment(
-    session: AsyncSession, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    now: datetime,
 ) -> None:
     actor.require("editor")
     connection = await session.connection()
@@ -223,6 +233,31 @@ async def delete_environment(
     if deleted.rowcount == 0:
         raise _environment_not_found()
     await bump_access_epoch(session)  # its client key stops collecting now
+    target = (project_id, environment_id)
+    await _audit(session, actor, "environment.deleted", target, {}, now=now)
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: TenantActor,
+    action: str,
+    target: tuple[uuid.UUID, uuid.UUID],
+    data: dict[str, str],
+    *,
+    now: datetime,
+) -> None:
+    """`target`: (project id, environment id). Never the client key."""
+    project_id, environment_id = target
+    await record_audit(
+        session,
+        action=action,
+        tenant_id=actor.tenant_id,
+        actor_id=actor.user_id,
+        target_type="environment",
+        target_id=str(environment_id),
+        data={"project_id": str(project_id), **data},
+        now=now,
+    )
 
 
 def _environment_not_found() -> NotFound:

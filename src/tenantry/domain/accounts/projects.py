@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from tenantry.domain.accounts.environments import (
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.teams import team_row_or_raise
 from tenantry.domain.accounts.tenants import lock_tenant
+from tenantry.domain.audit import record_actor_audit
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
@@ -27,6 +29,8 @@ from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Project, ProjectTeam
 from tenantry.storage.tables import PROJECT_TEAMS
 from tenantry.storage.upsert import insert_on_conflict
+
+_audit = partial(record_actor_audit, target_type="project")
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ async def rename_project(
     if name is not None and name != project.name:
         project.name, project.updated_at = name, now
         await session.flush()
+        await _audit(session, actor, "project.updated", project_id, {"name": name}, now=now)
     return await _view(session, actor, project)
 
 
@@ -133,16 +138,24 @@ async def link_team(
         session, tenant_id=actor.tenant_id, project_id=project_id, lock=True
     )
     await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id, lock=True)
-    await session.execute(
+    linked = await session.execute(
         insert_on_conflict(session, PROJECT_TEAMS)
         .values(project_id=project_id, team_id=team_id, tenant_id=actor.tenant_id, created_at=now)
         .on_conflict_do_nothing()
     )
+    if linked.rowcount:  # type: ignore[attr-defined]
+        data = {"team_id": str(team_id)}
+        await _audit(session, actor, "project.team_linked", project_id, data, now=now)
     return await _view(session, actor, project)
 
 
 async def unlink_team(
-    session: AsyncSession, *, actor: TenantActor, project_id: uuid.UUID, team_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    team_id: uuid.UUID,
+    now: datetime,
 ) -> None:
     actor.require("editor")
     await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
@@ -156,6 +169,8 @@ async def unlink_team(
     )
     if unlinked.rowcount == 0:
         raise NotFound("That team is not linked to this project.", code="team_link_not_found")
+    data = {"team_id": str(team_id)}
+    await _audit(session, actor, "project.team_unlinked", project_id, data, now=now)
 
 
 async def _view(session: AsyncSession, actor: TenantActor, project: Project) -> ProjectView:

@@ -6,18 +6,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
+from tenantry.domain.audit import record_actor_audit
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.models import Membership, Team, TeamMember, User
 from tenantry.storage.tables import TEAM_MEMBERS
 from tenantry.storage.upsert import insert_on_conflict
+
+_audit = partial(record_actor_audit, target_type="team")
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ async def create_team(
     )
     session.add(team)
     await session.flush()
+    await _audit(session, actor, "team.created", team.id, {"name": name}, now=now)
     return TeamView(team.id, team.name, 0, team.created_at)
 
 
@@ -123,10 +128,13 @@ async def rename_team(
         await _refuse_taken_name(session, actor=actor, name=name)
         team.name, team.updated_at = name, now
         await session.flush()
+        await _audit(session, actor, "team.updated", team.id, {"name": name}, now=now)
     return await get_team_or_raise(session, actor=actor, team_id=team_id)
 
 
-async def delete_team(session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID) -> None:
+async def delete_team(
+    session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID, now: datetime
+) -> None:
     """Delete the team; its memberships and project links go with it (foreign key cascade)."""
     actor.require("admin")
     connection = await session.connection()
@@ -135,6 +143,7 @@ async def delete_team(session: AsyncSession, *, actor: TenantActor, team_id: uui
     )
     if deleted.rowcount == 0:
         raise _team_not_found()
+    await _audit(session, actor, "team.deleted", team_id, {}, now=now)
 
 
 async def list_team_members(
@@ -171,11 +180,14 @@ async def add_team_member(
     )
     if member is None:
         raise NotFound("That user is not a member of this tenant.", code="member_not_found")
-    await session.execute(
+    added = await session.execute(
         insert_on_conflict(session, TEAM_MEMBERS)
         .values(team_id=team_id, user_id=user_id, tenant_id=actor.tenant_id, created_at=now)
         .on_conflict_do_nothing()
     )
+    if added.rowcount:  # type: ignore[attr-defined]
+        data = {"user_id": str(user_id)}
+        await _audit(session, actor, "team.member_added", team_id, data, now=now)
     row = (
         await session.execute(
             _MEMBER_VIEW.where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
@@ -185,7 +197,12 @@ async def add_team_member(
 
 
 async def remove_team_member(
-    session: AsyncSession, *, actor: TenantActor, team_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
 ) -> None:
     actor.require("admin")
     await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id)
@@ -199,6 +216,8 @@ async def remove_team_member(
     )
     if removed.rowcount == 0:
         raise NotFound("That user is not in this team.", code="team_member_not_found")
+    data = {"user_id": str(user_id)}
+    await _audit(session, actor, "team.member_removed", team_id, data, now=now)
 
 
 async def _refuse_taken_name(session: AsyncSession, *, actor: TenantActor, name: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.environments import project_row_or_raise
 from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data.units import TenantData
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import Conflict, NotFound
@@ -114,7 +115,9 @@ async def create_experiment(
         except IntegrityError:
             # A parallel create took the name between the check and the insert.
             raise _experiment_exists(name) from None
-        return (await _views(session, [experiment], {}))[0]
+        [view] = await _views(session, [experiment], {})
+    await _audit(stores, actor, "experiment.created", view, {"name": name}, now=now)
+    return view
 
 
 async def deploy_experiment(
@@ -137,7 +140,8 @@ async def deploy_experiment(
         # Locked, so parallel deploys of one experiment take turns (SQLite writers always do).
         experiment = await _experiment_row_or_raise(session, project_id, experiment_id, lock=True)
         live = {row.environment_id for row in await _deployments(session, [experiment.id])}
-        if environment_id not in live:
+        deploying = environment_id not in live
+        if deploying:
             if slugs[environment_id] != TESTING_SLUG and not live.intersection(testing):
                 raise Conflict(
                     f"Deploy the experiment to {TESTING_SLUG!r} before any other environment.",
@@ -153,7 +157,32 @@ async def deploy_experiment(
             )
             await session.flush()
         [view] = await _views(session, [experiment], slugs)
+    if deploying:
+        data = {"environment_id": str(environment_id), "slug": slugs[environment_id]}
+        await _audit(stores, actor, "experiment.deployed", view, data, now=now)
     return view
+
+
+async def _audit(
+    stores: Stores,
+    actor: TenantActor,
+    action: str,
+    view: ExperimentView,
+    data: dict[str, str],
+    *,
+    now: datetime,
+) -> None:
+    """Experiments live in the tenant's store: audited in the core database once committed."""
+    await record_audit_apart(
+        stores.db,
+        action=action,
+        tenant_id=actor.tenant_id,
+        actor_id=actor.user_id,
+        target_type="experiment",
+        target_id=str(view.id),
+        data={"project_id": str(view.project_id), **data},
+        now=now,
+    )
 
 
 async def _environment_slugs(

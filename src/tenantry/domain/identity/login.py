@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
 from tenantry.domain.identity.sessions import (
     ClientInfo,
@@ -18,7 +20,7 @@ from tenantry.domain.identity.sessions import (
 )
 from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
 from tenantry.errors import PermissionDenied, Unauthenticated
-from tenantry.storage.tables import USERS
+from tenantry.storage.tables import SESSIONS, USERS
 
 # Only the columns a login needs, prebuilt and run as Core (a login is a hot path).
 _LOGIN_ACCOUNT = select(
@@ -68,15 +70,32 @@ class LoginFlow:
             user = await login_account(session, key)
         matched = await self._d.passwords.verify(user.password_hash if user else None, password)
         if not matched or user is None or user.disabled_at is not None:
+            if user is not None:
+                await self._audit_failure(user.id)
             raise invalid_credentials()
         pair: TokenPair | None = None
         async with self._d.db.transaction() as session:
             await clear_failures(session, email_key=key)
             if user.email_verified:
                 pair = await self._d.sign_in(session, user=user, client=client)
+                await audit_login(session, user.id, method="password", now=self._d.clock.now())
         if pair is None:
             raise PermissionDenied("Confirm your email address first.", code="email_not_confirmed")
         return pair
+
+    async def _audit_failure(self, user_id: uuid.UUID) -> None:
+        """Only for an existing account, named by id: nothing typed (a mistyped address, or a
+        password in the email field) is ever stored."""
+        async with self._d.db.transaction() as session:
+            await record_audit(
+                session,
+                action="auth.login_failed",
+                tenant_id=None,
+                actor_id=None,
+                target_type="user",
+                target_id=str(user_id),
+                now=self._d.clock.now(),
+            )
 
     async def refresh(self, *, refresh_token: str) -> TokenPair:
         """Rotate the token; its holder must still be confirmed and enabled (`rotate` reads
@@ -96,4 +115,33 @@ class LoginFlow:
         async with self._d.db.transaction() as session:
             session_id = await session_for_refresh_token(session, token=refresh_token)
             if session_id is not None:
-                await revoke_sessions(session, now=self._d.clock.now(), session_id=session_id)
+                now = self._d.clock.now()
+                await revoke_sessions(session, now=now, session_id=session_id)
+                user_id = await session.scalar(
+                    select(SESSIONS.c.user_id).where(SESSIONS.c.id == session_id)
+                )
+                await record_audit(
+                    session,
+                    action="auth.logout",
+                    tenant_id=None,
+                    actor_id=user_id,
+                    target_type="session",
+                    target_id=str(session_id),
+                    now=now,
+                )
+
+
+async def audit_login(
+    session: AsyncSession, user_id: uuid.UUID, *, method: str, now: datetime
+) -> None:
+    """A sign-in, by `password` or a mailed `email_code`."""
+    await record_audit(
+        session,
+        action="auth.login",
+        tenant_id=None,
+        actor_id=user_id,
+        target_type="user",
+        target_id=str(user_id),
+        data={"method": method},
+        now=now,
+    )

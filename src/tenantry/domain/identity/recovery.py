@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+import uuid
+from datetime import datetime
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.codes import use_code
@@ -28,7 +33,9 @@ class RecoveryFlow:
             user = await self._d.user_by_email(session, email)
             if user is None or user.disabled_at is not None:
                 return
+            now = self._d.clock.now()
             await self._d.send_code(session, user=user, purpose=RESET, template="reset_code")
+            await _audit(session, "auth.password_reset_requested", user.id, actor_id=None, now=now)
 
     async def reset_password(self, *, email: str, code: str, password: str) -> None:
         """Set a new password and kill every session and every access token issued before.
@@ -59,6 +66,7 @@ class RecoveryFlow:
                         .values(password_hash=new_hash, tokens_valid_after=now, updated_at=now)
                     )
                     await revoke_sessions(session, now=now, user_id=user.id)
+                await _audit(session, "auth.password_reset", user.id, actor_id=user.id, now=now)
                 done = True
         if not done:
             raise invalid_code()
@@ -88,3 +96,23 @@ class RecoveryFlow:
                 .values(password_hash=new_hash, updated_at=now)
             )
             await revoke_sessions(session, now=now, user_id=user.id, keep=principal.session_id)
+            await _audit(session, "auth.password_changed", user.id, actor_id=user.id, now=now)
+
+
+async def _audit(
+    session: AsyncSession,
+    action: str,
+    user_id: uuid.UUID,
+    *,
+    actor_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    await record_audit(
+        session,
+        action=action,
+        tenant_id=None,
+        actor_id=actor_id,
+        target_type="user",
+        target_id=str(user_id),
+        now=now,
+    )

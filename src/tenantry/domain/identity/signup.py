@@ -7,10 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.codes import use_code
 from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
+from tenantry.domain.identity.login import audit_login
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.errors import MalformedRequest
@@ -41,6 +44,7 @@ class SignUpFlow:
         password_hash = await self._d.passwords.hash(password)
         async with self._d.db.transaction() as session:
             user = await self._d.ensure_user(session, email=email, name=name or "")
+            await self._audit_anonymous(session, "auth.signup", user.id)
             if user.email_verified:
                 self._d.mail.enqueue(
                     session,
@@ -71,6 +75,21 @@ class SignUpFlow:
         async with self._d.db.transaction() as session:
             user = await self._d.ensure_user(session, email=email)
             await self._d.send_code(session, user=user, purpose=CONFIRM, template="confirm_code")
+            await self._audit_anonymous(session, "auth.email_code_requested", user.id)
+
+    async def _audit_anonymous(
+        self, session: AsyncSession, action: str, user_id: uuid.UUID
+    ) -> None:
+        """A request about an account by whoever knows its address (no actor yet)."""
+        await record_audit(
+            session,
+            action=action,
+            tenant_id=None,
+            actor_id=None,
+            target_type="user",
+            target_id=str(user_id),
+            now=self._d.clock.now(),
+        )
 
     async def confirm(
         self, *, email: str, code: str, password: str | None, client: ClientInfo
@@ -104,6 +123,7 @@ class SignUpFlow:
                 elif new_hash and user.password_hash is None:
                     user.password_hash = new_hash
                 pair = await self._d.sign_in(session, user=user, client=client)
+                await audit_login(session, user.id, method="email_code", now=now)
         if pair is None or user is None:
             raise invalid_code()
         if self._on_confirmed is not None:

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.audit import record_audit
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.passwords import check_password_policy
@@ -133,6 +134,16 @@ class Registrations:
                 updated_at=now,
             )
             session.add(registration)
+            await record_audit(
+                session,
+                action="registration.created",
+                tenant_id=None,
+                actor_id=None,
+                target_type="registration",
+                target_id=str(registration.id),
+                data={"plan": plan.id, "user_id": str(user.id)},
+                now=now,
+            )
             await self._d.send_code(
                 session,
                 user=user,

@@ -13,6 +13,7 @@ from tenantry.domain.idempotency import idempotency_context
 from tenantry.domain.identity.keys import signing_key_context
 from tenantry.domain.provider.stores import silo_locator_context
 from tenantry.domain.sealing.stored import sealed_secret_context
+from tenantry.domain.webhooks.signing import secret_context as webhook_secret_context
 from tenantry.storage.tables import table
 
 
@@ -41,4 +42,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     SealedColumn("idempotency_records", ("user_id", "key"), "sealed_body", idempotency_context),
     SealedColumn("tenants", ("id",), "silo_locator_sealed", silo_locator_context),
     SealedColumn("store_moves", ("tenant_id",), "old_silo_locator_sealed", silo_locator_context),
+    SealedColumn("webhook_endpoints", ("id",), "secret_sealed", webhook_secret_context),
 )

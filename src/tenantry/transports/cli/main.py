@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, NoReturn, TypeVar
 
@@ -44,6 +45,27 @@ def _with_container(work: Callable[[Container], Awaitable[T]]) -> T:
     except DomainError as error:
         typer.echo(f"error ({error.code}): {error.detail}", err=True)
         raise typer.Exit(code=1) from error
+
+
+@app.command()
+def worker() -> None:
+    """Run only the background work (mail, webhook deliveries, clean-ups), for deployments
+    that keep it apart from the API processes; any number may run beside `serve`."""
+    settings = Settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(stop_signal, stopping.set)
+        container = Container(settings)
+        await container.start(migrate=True, workers=True)
+        try:
+            await stopping.wait()
+        finally:
+            await container.stop()
+
+    asyncio.run(run())
 
 
 @app.command()

@@ -12,11 +12,13 @@ from tenantry import __version__
 from tenantry.bootstrap import Container
 from tenantry.logs import configure_logging
 from tenantry.settings import Settings
+from tenantry.transports.graphql import graphql_router
 from tenantry.transports.rest import problems
 from tenantry.transports.rest.cors import CollectCors
 from tenantry.transports.rest.observability import Observability
 from tenantry.transports.rest.routers import (
     admin,
+    audit,
     auth,
     collect,
     experiments,
@@ -32,6 +34,7 @@ from tenantry.transports.rest.routers import (
     teams,
     tenant,
     tenants,
+    webhook_endpoints,
     webhooks,
     wellknown,
 )
@@ -92,15 +95,19 @@ def create_app(
             plans.router,
             wellknown.router,
             registrations.router,
+            audit.router,
             webhooks.router,
+            webhook_endpoints.router,
+            graphql_router(graphiql=resolved.settings.graphiql),
         ]
     if include_admin:
-        routers.append(admin.router)  # rarely called: last
+        # rarely called: last
+        routers += [admin.router, webhook_endpoints.admin_router, audit.admin_router]
     for router in routers:
         app.include_router(router)
     if include_public:
         app.add_middleware(CollectCors)
-    app.add_middleware(Observability)
+    app.add_middleware(Observability, trusted_proxies=resolved.settings.trusted_proxies)
     return app
 
 

@@ -1,15 +1,20 @@
-"""Request ids, access logs and Prometheus metrics, as plain ASGI middleware (cheap on the
-hot path)."""
+"""Request ids, access logs, Prometheus metrics and the request's origin for the audit log, as
+plain ASGI middleware (cheap on the hot path)."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tenantry.domain.audit import RequestOrigin, bind_origin, unbind_origin
+from tenantry.settings import IPNetwork
+from tenantry.transports.rest.client_ip import client_ip
 
 log = structlog.get_logger("tenantry.http")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -24,8 +29,10 @@ LATENCY = Histogram(
 
 
 class Observability:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IPNetwork] = ()) -> None:
+        """`trusted_proxies`: whose `X-Forwarded-For` names the client in audit entries."""
         self.app = app
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +53,7 @@ class Observability:
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        origin = bind_origin(_OriginOf(scope, request_id, self.trusted_proxies))
         try:
             await self.app(scope, receive, send_with_id)
         finally:
@@ -62,6 +70,7 @@ class Observability:
                 ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+            unbind_origin(origin)
 
 
 def _request_id(scope: Scope) -> str:
@@ -71,3 +80,27 @@ def _request_id(scope: Scope) -> str:
             if REQUEST_ID.fullmatch(candidate):
                 return candidate
     return uuid.uuid4().hex
+
+
+class _OriginOf:
+    """The request's origin, worked out on first use (most requests audit nothing)."""
+
+    __slots__ = ("origin", "request_id", "scope", "trusted")
+
+    def __init__(self, scope: Scope, request_id: str, trusted: Sequence[IPNetwork]) -> None:
+        self.scope, self.request_id, self.trusted = scope, request_id, trusted
+        self.origin: RequestOrigin | None = None
+
+    def __call__(self) -> RequestOrigin:
+        if self.origin is None:
+            forwarded: list[str] = []
+            user_agent = None
+            for name, value in self.scope["headers"]:
+                if name == b"x-forwarded-for":
+                    forwarded.append(value.decode("latin-1"))
+                elif name == b"user-agent" and user_agent is None:
+                    user_agent = value.decode("latin-1")
+            peer = self.scope.get("client")
+            ip = client_ip(peer[0] if peer else None, forwarded, self.trusted)
+            self.origin = RequestOrigin(ip=ip, user_agent=user_agent, request_id=self.request_id)
+        return self.origin

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from tenantry.domain.accounts import environments
 from tenantry.domain.data import collection
+from tenantry.transports.rest.bodies import read_limited
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.schemas.collect import EventAccepted, EventCreate, EventRead
 from tenantry.transports.rest.schemas.common import Page
@@ -44,7 +45,7 @@ async def collect_event(request: Request, container: ContainerDep) -> EventAccep
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
         raise HTTPException(415, "Send the event as application/json.")
-    body = await _read_limited(request)
+    body = await read_limited(request, limit=MAX_BODY_BYTES, what="An event")
     try:
         event = EventCreate.model_validate_json(body)
     except ValidationError as error:
@@ -62,25 +63,6 @@ async def collect_event(request: Request, container: ContainerDep) -> EventAccep
 def _client_key(request: Request) -> str:
     key = request.headers.get("x-client-key") or request.query_params.get("client_key") or ""
     return key.strip()
-
-
-async def _read_limited(request: Request) -> bytes:
-    """The raw body, refused with 413 past `MAX_BODY_BYTES` whatever Content-Length says."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large() -> HTTPException:
-    return HTTPException(413, f"An event is at most {MAX_BODY_BYTES} bytes.")
 
 
 @router.get("/v1/projects/{project_id}/environments/{environment_id}/events")

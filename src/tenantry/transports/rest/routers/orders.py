@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data import orders
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
@@ -35,7 +36,19 @@ async def create_order(
             order = await orders.create_order(
                 session, actor=tenant.actor, lines=lines, now=container.clock.now()
             )
-        return OrderRead.model_validate(order)
+        created = OrderRead.model_validate(order)
+        # Orders live in the tenant's store: audited in the core database once committed.
+        await record_audit_apart(
+            container.db,
+            action="order.created",
+            tenant_id=tenant.tenant_id,
+            actor_id=tenant.principal.user_id,
+            target_type="order",
+            target_id=str(created.id),
+            data={"lines": len(lines)},
+            now=container.clock.now(),
+        )
+        return created
 
     return await once.run_apart(work, user_id=tenant.principal.user_id, body=body)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
+from tenantry.bootstrap import Container
+from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data import products
-from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantContext, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.products import ProductCreate, ProductRead, ProductUpdate
@@ -39,7 +42,9 @@ async def create_product(
                 currency=body.currency,
                 now=container.clock.now(),
             )
-            return ProductRead.model_validate(product)
+            created = ProductRead.model_validate(product)
+        await _audit(container, tenant, "product.created", created.id)
+        return created
 
     return await once.run_apart(work, user_id=tenant.principal.user_id, body=body)
 
@@ -70,7 +75,10 @@ async def update_product(
             currency=body.currency,
             now=container.clock.now(),
         )
-        return ProductRead.model_validate(product)
+        updated = ProductRead.model_validate(product)
+    fields = sorted(body.model_dump(exclude_unset=True))
+    await _audit(container, tenant, "product.updated", product_id, {"fields": fields})
+    return updated
 
 
 @router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -79,4 +87,25 @@ async def delete_product(
 ) -> Response:
     async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
         await products.delete_product(session, actor=tenant.actor, product_id=product_id)
+    await _audit(container, tenant, "product.deleted", product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _audit(
+    container: Container,
+    tenant: TenantContext,
+    action: str,
+    product_id: uuid.UUID,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Products live in the tenant's store: audited in the core database once committed."""
+    await record_audit_apart(
+        container.db,
+        action=action,
+        tenant_id=tenant.tenant_id,
+        actor_id=tenant.principal.user_id,
+        target_type="product",
+        target_id=str(product_id),
+        data=data,
+        now=container.clock.now(),
+    )

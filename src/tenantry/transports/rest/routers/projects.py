@@ -113,7 +113,11 @@ async def unlink_team(
 ) -> Response:
     async with container.db.transaction() as session:
         await projects.unlink_team(
-            session, actor=tenant.actor, project_id=project_id, team_id=team_id
+            session,
+            actor=tenant.actor,
+            project_id=project_id,
+            team_id=team_id,
+            now=container.clock.now(),
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -194,7 +198,11 @@ async def delete_environment(
 ) -> Response:
     async with container.db.transaction() as session:
         await environments.delete_environment(
-            session, actor=tenant.actor, project_id=project_id, environment_id=environment_id
+            session,
+            actor=tenant.actor,
+            project_id=project_id,
+            environment_id=environment_id,
+            now=container.clock.now(),
         )
     async with container.tenant_data.unit(tenant.tenant_id, write=True) as data:
         await cleanup.forget_environment(data, environment_id)

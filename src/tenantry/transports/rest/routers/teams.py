@@ -65,7 +65,9 @@ async def update_team(
 @router.delete("/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_team(team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> Response:
     async with container.db.transaction() as session:
-        await teams.delete_team(session, actor=tenant.actor, team_id=team_id)
+        await teams.delete_team(
+            session, actor=tenant.actor, team_id=team_id, now=container.clock.now()
+        )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -101,6 +103,10 @@ async def remove_team_member(
 ) -> Response:
     async with container.db.transaction() as session:
         await teams.remove_team_member(
-            session, actor=tenant.actor, team_id=team_id, user_id=user_id
+            session,
+            actor=tenant.actor,
+            team_id=team_id,
+            user_id=user_id,
+            now=container.clock.now(),
         )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,76 @@
+"""Reading the audit log (SPEC §9): a tenant's entries for its admins, every entry for platform
+admins; filtered, newest first, keyset-paginated over (created_at, id) descending."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
+from tenantry.storage.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Every given filter must match: `actions` any of them, `since` inclusive, `until`
+    exclusive. `tenant_id` only narrows the platform-wide log."""
+
+    actions: tuple[str, ...] = ()
+    actor_id: uuid.UUID | None = None
+    target_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    tenant_id: uuid.UUID | None = None
+
+
+async def list_tenant_audit(
+    session: AsyncSession, *, actor: TenantActor, query: AuditQuery, page: PageRequest
+) -> Page[AuditEntry]:
+    """The actor's tenant's entries, for its admins and owners."""
+    actor.require("admin")
+    statement = select(AuditEntry).where(AuditEntry.tenant_id == actor.tenant_id)
+    return await _page(session, _filtered(statement, query), page)
+
+
+async def list_platform_audit(
+    session: AsyncSession, *, query: AuditQuery, page: PageRequest
+) -> Page[AuditEntry]:
+    """Every tenant's entries and those of no tenant (the user pool), for platform admins
+    (the transport checks that)."""
+    statement = select(AuditEntry)
+    if query.tenant_id is not None:
+        statement = statement.where(AuditEntry.tenant_id == query.tenant_id)
+    return await _page(session, _filtered(statement, query), page)
+
+
+def _filtered(statement: Select[AuditEntry], query: AuditQuery) -> Select[AuditEntry]:
+    if query.actions:
+        statement = statement.where(AuditEntry.action.in_(query.actions))
+    if query.actor_id is not None:
+        statement = statement.where(AuditEntry.actor_id == query.actor_id)
+    if query.target_id is not None:
+        statement = statement.where(AuditEntry.target_id == query.target_id)
+    if query.since is not None:
+        statement = statement.where(AuditEntry.created_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(AuditEntry.created_at < query.until)
+    return statement
+
+
+async def _page(
+    session: AsyncSession, statement: Select[AuditEntry], page: PageRequest
+) -> Page[AuditEntry]:
+    created_at, row_id = AuditEntry.created_at, AuditEntry.id
+    if page.cursor:
+        before_time, before_id = decode_cursor(page.cursor)
+        statement = statement.where(
+            or_(created_at < before_time, and_(created_at == before_time, row_id < before_id))
+        )
+    statement = statement.order_by(created_at.desc(), row_id.desc()).limit(page.limit + 1)
+    rows = list(await session.scalars(statement))
+    return make_page(rows, page, key=lambda entry: (entry.created_at, entry.id))

@@ -1,0 +1,116 @@
+"""The GraphQL types of what tenants have (projects, their environments, invitations) and of
+the plan catalog, built from the domain views the REST schemas serialize."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from tenantry.domain.accounts.environments import snippet
+from tenantry.domain.accounts.invitations import InvitationView
+from tenantry.domain.accounts.projects import ProjectView
+from tenantry.domain.pagination import DEFAULT_LIMIT
+from tenantry.domain.plans import catalog
+from tenantry.storage.models import Environment as EnvironmentRow
+from tenantry.transports.graphql.context import Info
+from tenantry.transports.graphql.types import Role
+
+
+@strawberry.type(description="A tier of the plan catalog (`GET /v1/plans`).")
+class Plan:
+    id: str
+    name: str
+    self_service: bool
+    isolation: str
+    monthly_price_cents: int
+    features: JSON
+    limits: JSON = strawberry.field(description="absent: unlimited")
+
+    @classmethod
+    def of(cls, plan: catalog.Plan) -> Plan:
+        return cls(
+            id=plan.id,
+            name=plan.name,
+            self_service=plan.self_service,
+            isolation=plan.isolation,
+            monthly_price_cents=plan.monthly_price_cents,
+            features=JSON(dict(plan.features)),
+            limits=JSON(dict(plan.limits)),
+        )
+
+
+@strawberry.type(description="An isolated copy of a project, with its public client key.")
+class Environment:
+    id: uuid.UUID
+    name: str
+    slug: str
+    client_key: str
+    snippet: str = strawberry.field(description="The script tag to paste into a web page.")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: EnvironmentRow, *, public_url: str) -> Environment:
+        return cls(
+            id=row.id,
+            name=row.name,
+            slug=row.slug,
+            client_key=row.client_key,
+            snippet=snippet(public_url=public_url, client_key=row.client_key),
+            created_at=row.created_at,
+        )
+
+
+async def _environments(root: Project, info: Info, limit: int = DEFAULT_LIMIT) -> list[Environment]:
+    rows = await info.context.environments_of(root.tenant_id, root.id, limit)
+    public_url = info.context.container.settings.public_url
+    return [Environment.of(row, public_url=public_url) for row in rows]
+
+
+@strawberry.type(description="An app or product of the tenant.")
+class Project:
+    id: uuid.UUID
+    name: str
+    team_ids: list[uuid.UUID]
+    created_at: datetime
+    tenant_id: strawberry.Private[uuid.UUID]
+    environments: list[Environment] = strawberry.field(
+        resolver=_environments, description="The first `limit` environments, oldest first."
+    )
+
+    @classmethod
+    def of(cls, view: ProjectView, *, tenant_id: uuid.UUID) -> Project:
+        return cls(
+            id=view.id,
+            name=view.name,
+            team_ids=list(view.team_ids),
+            created_at=view.created_at,
+            tenant_id=tenant_id,
+        )
+
+
+@strawberry.type(description="An invitation to join the tenant (`POST /v1/invitations`).")
+class Invitation:
+    id: uuid.UUID
+    email: str
+    role: Role
+    status: str
+    expires_at: datetime
+    created_at: datetime
+    accept_url: str | None = strawberry.field(
+        description="Only in the answer that issues the token (it is stored hashed)."
+    )
+
+    @classmethod
+    def of(cls, view: InvitationView) -> Invitation:
+        return cls(
+            id=view.id,
+            email=view.email,
+            role=Role(view.role),
+            status=view.status,
+            expires_at=view.expires_at,
+            created_at=view.created_at,
+            accept_url=view.accept_url,
+        )
