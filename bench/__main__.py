@@ -8,7 +8,17 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench import collect, eviction, http_me, http_tenant, login, onboarding, refresh, router
+from bench import (
+    collect,
+    eviction,
+    http_me,
+    http_tenant,
+    login,
+    onboarding,
+    refresh,
+    router,
+    webhooks,
+)
 from bench.options import parse
 
 BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
@@ -20,6 +30,7 @@ BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
     ("onboarding", onboarding.main),
     ("refresh", refresh.main),
     ("router", router.main),
+    ("webhooks", webhooks.main),
 ]
 
 
