@@ -244,6 +244,27 @@ async def test_a_tenant_endpoint_gets_only_its_tenant_events(
     ]
 
 
+async def test_a_slow_receiver_does_not_hold_up_other_endpoints(
+    client: httpx.AsyncClient, ann: Account, receiver: Receiver
+) -> None:
+    slow = Receiver()
+    slow.delay = 4.0
+    slow.start()
+    try:
+        await subscribe(client, ann, slow.url(), ["tenant.updated"])
+        await subscribe(client, ann, receiver.url(), ["tenant.updated"])
+        await rename_tenant(client, ann, "First")
+        await receiver.wait_for(1, within=3)
+        await rename_tenant(client, ann, "Second")
+        # Both arrive while the slow receiver still sits on the first delivery.
+        received = await receiver.wait_for(2, within=3)
+        assert [item.payload["data"]["name"] for item in received] == ["First", "Second"]
+        assert len(slow.received) == 1
+        await slow.wait_for(2, within=15)
+    finally:
+        slow.stop()
+
+
 async def test_event_filters_choose_what_is_delivered(
     client: httpx.AsyncClient, container: Container, ann: Account, receiver: Receiver
 ) -> None:

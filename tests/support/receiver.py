@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +33,7 @@ class Receiver:
         self.statuses: deque[int] = deque()
         self.always: int | None = None
         self.location: str | None = None
+        self.delay = 0.0  # seconds to wait before answering
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
 
@@ -58,6 +60,7 @@ class Receiver:
                     receiver.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 if receiver.location and 300 <= status < 400:
                     self.send_header("location", receiver.location)

@@ -45,6 +45,8 @@ FAN_OUT_BATCH = 200
 DELIVERY_BATCH = 50
 LEASE = timedelta(seconds=ATTEMPT_SECONDS + 45)
 IDLE_POLL_SECONDS = 1.0
+# How long a round waits for its attempts before moving on (slow ones finish on their own).
+ROUND_WAIT_SECONDS = 2.0
 FIRST_RETRY = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -87,6 +89,7 @@ class WebhookDispatcher:
         self._clock = clock
         self._jitter = jitter
         self.wake = asyncio.Event()
+        self._slow_attempts: set[asyncio.Task[None]] = set()
 
     async def run_forever(self) -> None:
         unregister = on_events_committed(self.wake.set)
@@ -104,6 +107,9 @@ class WebhookDispatcher:
                     self.wake.clear()
         finally:
             unregister()
+            # Their leases run out and the deliveries are sent again: at least once.
+            for follower in list(self._slow_attempts):
+                follower.cancel()
 
     async def run_once(self) -> bool:
         """Fan out one batch of events and make one attempt at every due queue head;
@@ -191,18 +197,35 @@ class WebhookDispatcher:
         return list(claimed.all())
 
     async def deliver_due(self) -> int:
-        """One attempt at each queue head that is due, the results recorded together;
-        returns how many were attempted."""
+        """One attempt at each queue head that is due; returns how many were attempted.
+        The attempts that finish within `ROUND_WAIT_SECONDS` are recorded together; a slow
+        one is recorded when it ends, without holding up the next round (its lease keeps
+        its queue to it meanwhile)."""
         claimed = await self._claim_heads(self._clock.now())
         if not claimed:
             return 0
-        results = await asyncio.gather(*(self._attempt(delivery) for delivery in claimed))
+        attempts = {asyncio.create_task(self._attempt(delivery)): delivery for delivery in claimed}
+        done, slow = await asyncio.wait(attempts, timeout=ROUND_WAIT_SECONDS)
+        await self._record_safely([(attempts[task], task.result()) for task in done])
+        for task in slow:
+            follower = asyncio.create_task(self._record_when_done(task, attempts[task]))
+            self._slow_attempts.add(follower)
+            follower.add_done_callback(self._slow_attempts.discard)
+        return len(claimed)
+
+    async def _record_when_done(
+        self, attempt: asyncio.Task[AttemptResult], delivery: _Claimed
+    ) -> None:
+        await self._record_safely([(delivery, await attempt)])
+
+    async def _record_safely(self, outcomes: list[tuple[_Claimed, AttemptResult]]) -> None:
+        if not outcomes:
+            return
         try:
-            await self._record(list(zip(claimed, results, strict=True)))
+            await self._record(outcomes)
         except Exception:
             # The leases run out and the deliveries are sent again: at least once.
-            log.exception("webhook_results_not_recorded", deliveries=len(claimed))
-        return len(claimed)
+            log.exception("webhook_results_not_recorded", deliveries=len(outcomes))
 
     async def _claim_heads(self, now: datetime) -> list[_Claimed]:
         in_line = (
