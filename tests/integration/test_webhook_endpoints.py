@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ from tests.support.mailbox import Mailbox
 from tests.support.receiver import Received, Receiver
 from tests.support.server import settings_environment
 from tests.support.tenancy import add_member
+from tests.support.tls import issue_localhost_certificate
 
 pytestmark = pytest.mark.integration
 
@@ -579,3 +581,26 @@ async def test_one_fan_out_batch_serves_many_endpoints(
         assert queued == 15 * len(events)
     finally:
         await container.stop()
+
+
+async def test_https_goes_to_the_checked_address_under_the_host_name(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """The request is sent to the resolved IP, while TLS (SNI and the certificate check) and
+    the Host header use the URL's name: a certificate for `localhost` only (no IP in it)
+    verifies, and an IP URL, with no name to check the certificate against, does not."""
+    certificate = issue_localhost_certificate(tmp_path)
+    tls_receiver = Receiver()
+    tls_receiver.use_tls(certificate.server_context())
+    tls_receiver.start()
+    try:
+        async with new_http_client(verify=certificate.client_context()) as http:
+            sender = WebhookSender(http, allow_private=True)
+            by_name = await sender.send(tls_receiver.url(host="localhost"), headers={}, body=b"{}")
+            by_ip = await sender.send(tls_receiver.url(), headers={}, body=b"{}")
+    finally:
+        tls_receiver.stop()
+    assert by_name.succeeded, by_name
+    assert tls_receiver.received[0].headers["host"] == f"localhost:{tls_receiver.port}"
+    assert not by_ip.succeeded and by_ip.error is not None
+    assert "certificate" in by_ip.error.lower() or "ssl" in by_ip.error.lower()

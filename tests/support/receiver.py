@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -34,11 +35,18 @@ class Receiver:
         self.always: int | None = None
         self.location: str | None = None
         self.delay = 0.0  # seconds to wait before answering
+        self.tls = False
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
 
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hook", *, host: str = "127.0.0.1") -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
+
+    def use_tls(self, context: ssl.SSLContext) -> None:
+        """Serve HTTPS (call before `start`)."""
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.tls = True
 
     def answer(self, *statuses: int) -> None:
         self.statuses.extend(statuses)

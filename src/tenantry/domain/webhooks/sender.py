@@ -5,6 +5,7 @@ answer read."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -29,13 +30,15 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def new_http_client() -> httpx.AsyncClient:
+def new_http_client(*, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """`verify`: the TLS trust (tests pass a context trusting their own CA)."""
     # trust_env=False: an HTTP(S)_PROXY variable would carry the request past the address
     # check to whatever the proxy resolves.
     return httpx.AsyncClient(
         timeout=TIMEOUT,
         follow_redirects=False,
         trust_env=False,
+        verify=verify,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 

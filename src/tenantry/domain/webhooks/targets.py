@@ -68,7 +68,8 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     addresses = await _addresses(host, port)
     if not allow_private and not all(is_public(address) for address in addresses):
         raise TargetRefused("The URL points to a private, loopback or reserved address.")
-    address = addresses[0]
+    # IPv4 first: a host without IPv6 routing (common on servers) would fail on an AAAA.
+    address = next((found for found in addresses if found.version == 4), addresses[0])
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{literal}:{port}"
     return Target(url=parts._replace(netloc=netloc).geturl(), host=host, address=address)
