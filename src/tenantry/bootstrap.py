@@ -40,6 +40,7 @@ from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.signup import SignUpFlow
 from tenantry.domain.identity.throttle import LockoutPolicy
 from tenantry.domain.identity.tokens import AccessTokens
+from tenantry.domain.identity.web_sessions import WebSessionPolicy, WebSessions
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
@@ -107,6 +108,7 @@ class Container:
         # master-key rotations.
         self.code_hasher = SecretHasher()
         self.invitation_hasher = SecretHasher()
+        self.csrf_hasher = SecretHasher()
         self.db = Database(settings.effective_database_url, data_dir=settings.data_dir)
         self.idempotency = IdempotencyRecords(self.box)
         self.keys = KeyRing(
@@ -153,6 +155,15 @@ class Container:
             public_url=settings.public_url,
         )
         self.login = LoginFlow(identity)
+        self.web_sessions = WebSessions(
+            db=self.db,
+            clock=self.clock,
+            policy=WebSessionPolicy(
+                idle=timedelta(seconds=settings.web_session_idle_ttl),
+                absolute=timedelta(seconds=settings.web_session_ttl),
+            ),
+            csrf=self.csrf_hasher,
+        )
         self.recovery = RecoveryFlow(identity)
         self.invitations = Invitations(
             mail=self.mail,
@@ -275,6 +286,7 @@ class Container:
         hashing_key = await load_or_create_hashing_key(self.db, self.box, now=self.clock.now())
         self.code_hasher.use_key(derive_key(hashing_key, "tenantry/one-time-codes"))
         self.invitation_hasher.use_key(derive_key(hashing_key, "tenantry/invitation-tokens"))
+        self.csrf_hasher.use_key(derive_key(hashing_key, "tenantry/web-csrf"))
 
     async def _purge_idempotency_records(self) -> None:
         async with self.db.transaction() as session:

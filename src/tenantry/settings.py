@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     access_token_ttl: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl: int = Field(default=30 * 86_400, ge=300)
+    web_session_idle_ttl: int = Field(
+        default=12 * 3600, ge=60, description="seconds a web session survives without a page view"
+    )
+    web_session_ttl: int = Field(
+        default=7 * 86_400, ge=300, description="seconds a web session lives at most"
+    )
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     admin_listen: str | None = Field(
         default=None,

@@ -6,8 +6,6 @@ crosses CORS to `POST /v1/collect` and shows in the environment's events. Headle
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,29 +20,10 @@ import pytest
 from tenantry.domain.accounts.environments import snippet
 from tenantry.settings import Settings
 from tests.support.api import Account
+from tests.support.browser import chromium_or_skip
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
-NO_CHROMIUM = (
-    "BROWSER TEST SKIPPED: Debian's chromium is not installed at /usr/bin/chromium (or the "
-    "playwright package is missing); `make test` installs both. Under CI=true this is a failure."
-)
-
-
-def chromium_or_skip() -> str:
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        found = None
-    else:
-        found = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(NO_CHROMIUM)
-        pytest.skip(NO_CHROMIUM)
-    return found
 
 
 @contextmanager

@@ -540,3 +540,20 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A browser's cookie session (SPEC §11). The cookie holds a random token; only its
+    SHA-256 is kept. Each one rides on an identity `Session`, so logout, password resets and
+    "sign out everywhere" end it with the session's tokens."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_session_id", "session_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -71,7 +71,25 @@ class Authenticator:
     async def authenticate(
         self, token: str, *, tenant_id: uuid.UUID | None = None
     ) -> tuple[Principal, TenantAccess | None]:
-        identity = await self._identify(token)
+        return await self._authorize(await self._identify(token), tenant_id)
+
+    async def authenticate_session(
+        self,
+        *,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID,
+        email: str,
+        signed_in_at: datetime,
+        tenant_id: uuid.UUID | None = None,
+    ) -> tuple[Principal, TenantAccess | None]:
+        """The same checks for a browser's web session, already resolved from its cookie: as
+        if it held an access token of its session issued when it signed in."""
+        issued_at = int(signed_in_at.timestamp())
+        return await self._authorize(_Identity(user_id, session_id, email, issued_at), tenant_id)
+
+    async def _authorize(
+        self, identity: _Identity, tenant_id: uuid.UUID | None
+    ) -> tuple[Principal, TenantAccess | None]:
         key = (identity.user_id, identity.session_id, tenant_id)
         epoch = self._db.epoch.current()
         row = self._decisions.get(key, epoch=epoch)

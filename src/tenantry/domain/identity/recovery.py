@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.audit import record_audit
@@ -17,7 +17,7 @@ from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import revoke_sessions
 from tenantry.domain.identity.signup import invalid_code
 from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
-from tenantry.errors import PermissionDenied, Unauthenticated
+from tenantry.errors import Conflict, PermissionDenied, Unauthenticated
 from tenantry.storage.models import User
 
 RESET = "reset"
@@ -97,6 +97,33 @@ class RecoveryFlow:
             )
             await revoke_sessions(session, now=now, user_id=user.id, keep=principal.session_id)
             await _audit(session, "auth.password_changed", user.id, actor_id=user.id, now=now)
+
+    async def has_password(self, *, user_id: uuid.UUID) -> bool:
+        async with self._d.db.read() as session:
+            found = await session.scalar(select(User.password_hash).where(User.id == user_id))
+        return found is not None
+
+    async def set_first_password(self, *, principal: Principal, password: str) -> None:
+        """Give a password to an account that has none (made by an emailed code, an admin
+        or a billing event); every other session ends, as on a change. An account that has
+        one must change it with the current password."""
+        async with self._d.db.read() as session:
+            user = await session.get(User, principal.user_id)
+        if user is None:
+            raise Unauthenticated("The access token is revoked.", code="token_revoked")
+        check_password_policy(password, email=user.email)
+        new_hash = await self._d.passwords.hash(password)
+        async with self._d.db.transaction() as session:
+            now = self._d.clock.now()
+            updated = await session.execute(
+                update(User)
+                .where(User.id == user.id, User.password_hash.is_(None))
+                .values(password_hash=new_hash, updated_at=now)
+            )
+            if updated.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict("This account already has a password.", code="password_already_set")
+            await revoke_sessions(session, now=now, user_id=user.id, keep=principal.session_id)
+            await _audit(session, "auth.password_set", user.id, actor_id=user.id, now=now)
 
 
 async def _audit(

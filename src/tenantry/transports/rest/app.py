@@ -12,6 +12,7 @@ from tenantry import __version__
 from tenantry.bootstrap import Container
 from tenantry.logs import configure_logging
 from tenantry.settings import Settings
+from tenantry.transports import web
 from tenantry.transports.graphql import graphql_router
 from tenantry.transports.rest import problems
 from tenantry.transports.rest.cors import CollectCors
@@ -106,6 +107,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     if include_public:
+        web.install(app)
         app.add_middleware(CollectCors)
     app.add_middleware(Observability, trusted_proxies=resolved.settings.trusted_proxies)
     return app

@@ -1,0 +1,234 @@
+"""The entry flow (SPEC §11): one "continue with email" page, then the same next page for
+every address (password, or a mailed code that signs in or signs up), code confirmation,
+forgotten passwords and sign-out. Thin: the identity flows decide; these pages show."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from fastapi import APIRouter, Request, Response
+
+from tenantry.bootstrap import Container
+from tenantry.domain.identity.deps import TokenPair
+from tenantry.errors import DomainError, PermissionDenied, Throttled
+from tenantry.transports.rest.deps import ClientDep, ContainerDep
+from tenantry.transports.rest.problems import status_for
+from tenantry.transports.web.render import WebRoute, page, redirect
+from tenantry.transports.web.visitors import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    EntryForm,
+    clear_session_cookie,
+    field,
+    form_nonce,
+    resolve_visitor,
+    same_site_request,
+    set_form_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+EMAIL_LIMIT = 320
+CODE_LIMIT = 32
+
+
+def entry_page(
+    request: Request, container: Container, template: str, *, status: int = 200, **context: Any
+) -> Response:
+    """A pre-login page: its forms carry the token for the browser's nonce cookie."""
+    nonce, new = form_nonce(request)
+    response = page(
+        request,
+        template,
+        status=status,
+        csrf_token=container.web_sessions.form_token(nonce),
+        **context,
+    )
+    if new:
+        set_form_cookie(response, container, nonce)
+    return response
+
+
+def failure(error: DomainError) -> tuple[int, str]:
+    """The status and the message a failed step shows (the API's wording)."""
+    if isinstance(error, Throttled):
+        minutes = math.ceil(error.retry_after / 60)
+        unit = "minute" if minutes == 1 else "minutes"
+        return 429, f"Too many attempts. Try again in {minutes} {unit}."
+    return status_for(error), error.detail
+
+
+async def signed_in_response(
+    request: Request, container: Container, pair: TokenPair, to: str = "/app"
+) -> Response:
+    """Start a web session on the identity session just opened: always a new cookie token
+    (the old one, if any, is ended), so no token chosen before sign-in survives it."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await container.web_sessions.close(old[:200])
+    token = await container.web_sessions.open(refresh_token=pair.refresh_token)
+    response = redirect(to)
+    set_session_cookie(response, container, token)
+    return response
+
+
+def normalized_email(raw: str) -> str | None:
+    try:
+        return validate_email(
+            raw.strip(), check_deliverability=False, globally_deliverable=False
+        ).normalized
+    except EmailNotValidError:
+        return None
+
+
+@router.get("/")
+async def home(request: Request, container: ContainerDep) -> Response:
+    visitor = await resolve_visitor(request, container)
+    return redirect("/app" if visitor else "/login")
+
+
+@router.get("/login")
+async def login_page(request: Request, container: ContainerDep) -> Response:
+    if await resolve_visitor(request, container):
+        return redirect("/app")
+    return entry_page(request, container, "login.html", title="Continue with email", email="")
+
+
+@router.post("/login")
+async def continue_with_email(
+    request: Request, container: ContainerDep, form: EntryForm
+) -> Response:
+    """The next step is the same for every well-formed address: nothing is looked up."""
+    raw = field(form, "email", limit=EMAIL_LIMIT)
+    email = normalized_email(raw)
+    if email is None:
+        return entry_page(
+            request,
+            container,
+            "login.html",
+            status=422,
+            title="Continue with email",
+            email=raw,
+            error="Enter a valid email address.",
+        )
+    return entry_page(request, container, "login_next.html", title="Sign in", email=email)
+
+
+@router.post("/login/password")
+async def sign_in_with_password(
+    request: Request, container: ContainerDep, client: ClientDep, form: EntryForm
+) -> Response:
+    email = field(form, "email", limit=EMAIL_LIMIT)
+    try:
+        pair = await container.login.login(
+            email=email, password=field(form, "password"), client=client
+        )
+    except DomainError as error:
+        status, message = failure(error)
+        if isinstance(error, PermissionDenied):  # email_not_confirmed: only after a right password
+            message = "Confirm your email address first: email yourself a code below."
+        response = entry_page(
+            request,
+            container,
+            "login_next.html",
+            status=status,
+            title="Sign in",
+            email=email,
+            error=message,
+        )
+        if isinstance(error, Throttled):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    return await signed_in_response(request, container, pair)
+
+
+@router.post("/login/code")
+async def email_me_a_code(request: Request, container: ContainerDep, form: EntryForm) -> Response:
+    email = normalized_email(field(form, "email", limit=EMAIL_LIMIT))
+    if email is None:
+        return redirect("/login")
+    await container.signup.request_email_code(email=email)
+    return entry_page(request, container, "login_code.html", title="Check your email", email=email)
+
+
+@router.post("/login/confirm")
+async def confirm_code(
+    request: Request, container: ContainerDep, client: ClientDep, form: EntryForm
+) -> Response:
+    email = field(form, "email", limit=EMAIL_LIMIT)
+    try:
+        pair = await container.signup.confirm(
+            email=email,
+            code=field(form, "code", limit=CODE_LIMIT).strip(),
+            password=None,
+            client=client,
+        )
+    except DomainError as error:
+        status, message = failure(error)
+        return entry_page(
+            request,
+            container,
+            "login_code.html",
+            status=status,
+            title="Check your email",
+            email=email,
+            error=message,
+        )
+    return await signed_in_response(request, container, pair)
+
+
+@router.get("/login/forgot")
+async def forgot_page(request: Request, container: ContainerDep) -> Response:
+    email = request.query_params.get("email", "")[:EMAIL_LIMIT]
+    return entry_page(request, container, "forgot.html", title="Reset your password", email=email)
+
+
+@router.post("/login/forgot")
+async def forgot(request: Request, container: ContainerDep, form: EntryForm) -> Response:
+    email = field(form, "email", limit=EMAIL_LIMIT).strip()
+    if not email:
+        return redirect("/login/forgot")
+    await container.recovery.forgot_password(email=email)
+    return entry_page(request, container, "reset.html", title="Choose a new password", email=email)
+
+
+@router.post("/login/reset")
+async def reset(request: Request, container: ContainerDep, form: EntryForm) -> Response:
+    email = field(form, "email", limit=EMAIL_LIMIT)
+    try:
+        await container.recovery.reset_password(
+            email=email,
+            code=field(form, "code", limit=CODE_LIMIT).strip(),
+            password=field(form, "password"),
+        )
+    except DomainError as error:
+        status, message = failure(error)
+        return entry_page(
+            request,
+            container,
+            "reset.html",
+            status=status,
+            title="Choose a new password",
+            email=email,
+            error=message,
+        )
+    return redirect("/login?notice=password_reset")
+
+
+@router.post("/logout")
+async def sign_out(request: Request, container: ContainerDep) -> Response:
+    """Sign out of this browser. Checked against the session's own CSRF token: a forged
+    post cannot sign anyone out."""
+    visitor = await resolve_visitor(request, container)
+    if visitor is not None:
+        form = await request.form(max_files=0, max_fields=50)
+        presented = field(form, CSRF_FIELD, limit=200)
+        valid = container.web_sessions.csrf_valid(visitor.identity.web_session_id, presented)
+        if not valid or not same_site_request(request, container):
+            return page(request, "rejected.html", status=403, title="Request refused")
+        await container.web_sessions.close(visitor.token)
+    response = redirect("/login?notice=signed_out")
+    clear_session_cookie(response, container)
+    return response
