@@ -8,8 +8,6 @@ to docs/screenshots/."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -17,7 +15,14 @@ import pytest
 
 from tenantry.settings import Settings
 from tests.support.api import Account, create_organization, invite_and_join, register, sign_in
-from tests.support.browser import chromium_or_skip, screenshot
+from tests.support.browser import (
+    SESSION,
+    chromium,
+    continue_with,
+    password_sign_in,
+    screenshot,
+    session_cookie,
+)
 from tests.support.mailbox import Mailbox
 from tests.support.server import running_server
 
@@ -25,42 +30,6 @@ pytestmark = pytest.mark.integration
 NINA = "nina@example.com"
 NINA_PASSWORD = "a long web passphrase of hers"
 NINA_RESET = "a brand new passphrase for her"
-SESSION = "tenantry_session"
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    executable = chromium_or_skip()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def session_cookie(context: Any) -> dict[str, Any] | None:
-    found = [c for c in await context.cookies() if c["name"] == SESSION]
-    return found[0] if found else None
-
-
-async def continue_with(page: Any, base: str, email: str) -> str:
-    """Through the first page to the next; returns the next page's text."""
-    await page.goto(f"{base}/login")
-    await page.get_by_label("Email address").fill(email)
-    await page.get_by_role("button", name="Continue").click()
-    await page.get_by_role("heading", name="Sign in with your password").wait_for()
-    text: str = await page.locator("main").inner_text()
-    return text
-
-
-async def password_sign_in(page: Any, base: str, email: str, password: str) -> None:
-    await continue_with(page, base, email)
-    await page.get_by_label("Password", exact=True).fill(password)
-    await page.get_by_role("button", name="Sign in", exact=True).click()
-    await page.wait_for_url(re.compile(r".*/app/t/[0-9a-f-]+$"))
 
 
 async def test_sign_up_with_a_code_then_password_fixation_and_reset(

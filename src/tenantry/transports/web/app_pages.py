@@ -17,7 +17,7 @@ from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError, PermissionDenied
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.entry import failure
-from tenantry.transports.web.render import WebRoute, page, redirect
+from tenantry.transports.web.render import NOTICES, WebRoute, page, redirect
 from tenantry.transports.web.visitors import (
     PostDep,
     Visitor,
@@ -60,14 +60,17 @@ async def dashboard_home(
 ) -> Response:
     profile = await container.profiles.get(visitor.principal.user_id)
     if profile.default_tenant_id is not None:
-        return redirect(f"/app/t/{profile.default_tenant_id}")
+        notice = request.query_params.get("notice", "")
+        carried = f"?notice={notice}" if notice in NOTICES else ""
+        return redirect(f"/app/t/{profile.default_tenant_id}{carried}")
     return await app_page(request, container, visitor, "no_tenant.html", title="No workspace")
 
 
-@router.get("/t/{tenant_id}")
-async def dashboard(
-    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
-) -> Response:
+async def tenant_actor(
+    request: Request, container: Container, visitor: Visitor, tenant_id: uuid.UUID
+) -> TenantActor | Response:
+    """The visitor acting in `tenant_id`, checked on this request like an API call; or the
+    403 page when they are no member (any more) or the tenant is disabled."""
     identity = visitor.identity
     try:
         _, access = await container.authenticator.authenticate_session(
@@ -89,8 +92,17 @@ async def dashboard(
             reason=error.code,
         )
     assert access is not None
+    return TenantActor(identity.user_id, tenant_id, access.role)
+
+
+@router.get("/t/{tenant_id}")
+async def dashboard(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
+) -> Response:
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
     tenant = await container.tenant_views.get(tenant_id)
-    actor = TenantActor(identity.user_id, tenant_id, access.role)
     async with container.db.read() as session:
         projects = await list_projects(
             session, actor=actor, page=PageRequest(limit=DASHBOARD_PROJECTS, cursor=None)
@@ -103,7 +115,7 @@ async def dashboard(
         current_tenant_id=tenant_id,
         title=tenant.name,
         tenant=tenant,
-        role=access.role,
+        role=actor.role,
         projects=projects.items,
         more_projects=projects.next_cursor is not None,
     )

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Request, Response
+from starlette.datastructures import FormData
 
 from tenantry.bootstrap import Container
 from tenantry.domain.identity.deps import TokenPair
@@ -32,6 +34,23 @@ from tenantry.transports.web.visitors import (
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 EMAIL_LIMIT = 320
 CODE_LIMIT = 32
+NEXT_LIMIT = 2048
+HOME = "/app"
+
+
+def safe_next(raw: str) -> str:
+    """Where to go after signing in: a path on this site only (`/...`), never another host
+    (`//host`, `/\\host`, a scheme), so a crafted link cannot send a visitor away."""
+    if not raw.startswith("/") or raw.startswith("//") or len(raw) > NEXT_LIMIT:
+        return HOME
+    if "\\" in raw or any(ord(char) < 33 or ord(char) == 127 for char in raw):
+        return HOME
+    parts = urlsplit(raw)
+    return HOME if parts.scheme or parts.netloc else raw
+
+
+def next_of(form: FormData) -> str:
+    return safe_next(field(form, "next", limit=NEXT_LIMIT + 1))
 
 
 def entry_page(
@@ -61,7 +80,7 @@ def failure(error: DomainError) -> tuple[int, str]:
 
 
 async def signed_in_response(
-    request: Request, container: Container, pair: TokenPair, to: str = "/app"
+    request: Request, container: Container, pair: TokenPair, to: str = HOME
 ) -> Response:
     """Start a web session on the identity session just opened: always a new cookie token
     (the old one, if any, is ended), so no token chosen before sign-in survives it."""
@@ -91,9 +110,12 @@ async def home(request: Request, container: ContainerDep) -> Response:
 
 @router.get("/login")
 async def login_page(request: Request, container: ContainerDep) -> Response:
+    to = safe_next(request.query_params.get("next", ""))
     if await resolve_visitor(request, container):
-        return redirect("/app")
-    return entry_page(request, container, "login.html", title="Continue with email", email="")
+        return redirect(to)
+    return entry_page(
+        request, container, "login.html", title="Continue with email", email="", next=to
+    )
 
 
 @router.post("/login")
@@ -112,8 +134,11 @@ async def continue_with_email(
             title="Continue with email",
             email=raw,
             error="Enter a valid email address.",
+            next=next_of(form),
         )
-    return entry_page(request, container, "login_next.html", title="Sign in", email=email)
+    return entry_page(
+        request, container, "login_next.html", title="Sign in", email=email, next=next_of(form)
+    )
 
 
 @router.post("/login/password")
@@ -137,11 +162,12 @@ async def sign_in_with_password(
             title="Sign in",
             email=email,
             error=message,
+            next=next_of(form),
         )
         if isinstance(error, Throttled):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
-    return await signed_in_response(request, container, pair)
+    return await signed_in_response(request, container, pair, next_of(form))
 
 
 @router.post("/login/code")
@@ -150,7 +176,14 @@ async def email_me_a_code(request: Request, container: ContainerDep, form: Entry
     if email is None:
         return redirect("/login")
     await container.signup.request_email_code(email=email)
-    return entry_page(request, container, "login_code.html", title="Check your email", email=email)
+    return entry_page(
+        request,
+        container,
+        "login_code.html",
+        title="Check your email",
+        email=email,
+        next=next_of(form),
+    )
 
 
 @router.post("/login/confirm")
@@ -175,8 +208,9 @@ async def confirm_code(
             title="Check your email",
             email=email,
             error=message,
+            next=next_of(form),
         )
-    return await signed_in_response(request, container, pair)
+    return await signed_in_response(request, container, pair, next_of(form))
 
 
 @router.get("/login/forgot")
@@ -229,6 +263,8 @@ async def sign_out(request: Request, container: ContainerDep) -> Response:
         if not valid or not same_site_request(request, container):
             return page(request, "rejected.html", status=403, title="Request refused")
         await container.web_sessions.close(visitor.token)
-    response = redirect("/login?notice=signed_out")
+    to = safe_next(request.query_params.get("next", ""))
+    carried = f"&next={quote(to, safe='')}" if to != HOME else ""
+    response = redirect(f"/login?notice=signed_out{carried}")
     clear_session_cookie(response, container)
     return response

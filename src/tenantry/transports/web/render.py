@@ -33,6 +33,12 @@ NOTICES = {
     "name_saved": "Your name is saved.",
     "password_saved": "Your password is saved. Your other sessions were signed out.",
     "session_ended": "Your session has ended. Sign in again.",
+    "role_changed": "The role is changed.",
+    "member_removed": "The member is removed.",
+    "left_tenant": "You left the tenant.",
+    "invitation_revoked": "The invitation is revoked.",
+    "invitation_accepted": "You joined the tenant.",
+    "invitation_declined": "You declined the invitation.",
 }
 
 templates = Environment(

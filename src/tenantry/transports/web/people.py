@@ -1,0 +1,237 @@
+"""A tenant's people in the web UI (SPEC §6, §7): members with their roles (change, remove,
+leave) and invitations (send to several addresses, copy the link, resend, revoke). Every post
+runs the domain services the REST routers call, so the role rules and error codes are the
+API's; a refusal shows the domain's message on the page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from tenantry.bootstrap import Container
+from tenantry.domain.accounts.invitations import InvitationView, list_invitations
+from tenantry.domain.accounts.members import change_role, list_members, remove_member
+from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, outranks_or_equals
+from tenantry.domain.pagination import PageRequest
+from tenantry.errors import DomainError
+from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.web.app_pages import app_page, tenant_actor
+from tenantry.transports.web.entry import EMAIL_LIMIT, failure, normalized_email
+from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
+
+router = APIRouter(prefix="/app/t/{tenant_id}", route_class=WebRoute, include_in_schema=False)
+LISTED = 100
+MAX_INVITEES = 20
+ROLES = sorted(ROLE_RANK, key=ROLE_RANK.__getitem__, reverse=True)
+SEPARATORS = re.compile(r"[\s,;]+")
+
+
+@dataclass(frozen=True)
+class Refused:
+    email: str
+    message: str
+
+
+async def people_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    actor: TenantActor,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The members list, and for admins the invitations, as of now."""
+    tenant = await container.tenant_views.get(actor.tenant_id)
+    admin = outranks_or_equals(actor.role, "admin")
+    async with container.db.read() as session:
+        members = await list_members(
+            session, tenant_id=actor.tenant_id, page=PageRequest(limit=LISTED, cursor=None)
+        )
+        invitations = (
+            await list_invitations(
+                session,
+                actor=actor,
+                page=PageRequest(limit=LISTED, cursor=None),
+                now=container.clock.now(),
+            )
+            if admin
+            else None
+        )
+    return await app_page(
+        request,
+        container,
+        visitor,
+        "members.html",
+        status=status,
+        current_tenant_id=actor.tenant_id,
+        title=f"Members · {tenant.name}",
+        tenant=tenant,
+        actor=actor,
+        admin=admin,
+        roles=[r for r in ROLES if r != "owner" or actor.role == "owner"],
+        members=members.items,
+        more_members=members.next_cursor is not None,
+        invitations=invitations.items if invitations else [],
+        more_invitations=invitations is not None and invitations.next_cursor is not None,
+        **context,
+    )
+
+
+async def _refused(
+    request: Request, container: Container, post: Post, actor: TenantActor, error: DomainError
+) -> Response:
+    status, message = failure(error)
+    return await people_page(request, container, post.visitor, actor, status=status, error=message)
+
+
+def _back(tenant_id: uuid.UUID, notice: str) -> Response:
+    return redirect(f"/app/t/{tenant_id}/members?notice={notice}")
+
+
+@router.get("/members")
+async def members(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
+) -> Response:
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await people_page(request, container, visitor, actor)
+
+
+@router.post("/members/{user_id}/role")
+async def set_role(
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Change a member's role (as `PATCH /v1/members/{user_id}`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    role = field(post.form, "role", limit=16)
+    if role not in ROLE_RANK:
+        return await people_page(
+            request, container, post.visitor, actor, status=422, error="Choose a role."
+        )
+    try:
+        async with container.db.transaction() as session:
+            await change_role(
+                session, actor=actor, user_id=user_id, role=role, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, error)
+    return _back(tenant_id, "role_changed")
+
+
+@router.post("/members/{user_id}/remove")
+async def remove(
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Evict a member, or leave when it is the visitor (as `DELETE /v1/members/{user_id}`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            await remove_member(session, actor=actor, user_id=user_id, now=container.clock.now())
+    except DomainError as error:
+        return await _refused(request, container, post, actor, error)
+    if user_id == actor.user_id:
+        return redirect("/app?notice=left_tenant")
+    return _back(tenant_id, "member_removed")
+
+
+def _addresses(raw: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for part in SEPARATORS.split(raw):
+        if part:
+            seen.setdefault(part[:EMAIL_LIMIT], None)
+    return list(seen)
+
+
+@router.post("/invitations")
+async def invite(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """Invite each address given (as `POST /v1/invitations`, one transaction each), then show
+    the accept links: the token exists only in this response."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    addresses = _addresses(field(post.form, "emails", limit=MAX_INVITEES * (EMAIL_LIMIT + 2)))
+    role = field(post.form, "role", limit=16)
+    if not addresses or len(addresses) > MAX_INVITEES or role not in ROLE_RANK:
+        message = f"Enter 1 to {MAX_INVITEES} email addresses and choose a role."
+        return await people_page(request, container, post.visitor, actor, status=422, error=message)
+    issued: list[InvitationView] = []
+    refused: list[Refused] = []
+    for raw in addresses:
+        email = normalized_email(raw)
+        if email is None:
+            refused.append(Refused(raw, "Not a valid email address."))
+            continue
+        try:
+            async with container.db.transaction() as session:
+                issued.append(
+                    await container.invitations.create(session, actor=actor, email=email, role=role)
+                )
+        except DomainError as error:
+            refused.append(Refused(email, failure(error)[1]))
+    status = 200 if issued else 422
+    return await people_page(
+        request, container, post.visitor, actor, status=status, issued=issued, refused=refused
+    )
+
+
+@router.post("/invitations/{invitation_id}/resend")
+async def resend(
+    tenant_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Mail the invitation again under a new link (as `POST /v1/invitations/{id}/resend`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            view = await container.invitations.resend(
+                session, actor=actor, invitation_id=invitation_id
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, error)
+    return await people_page(request, container, post.visitor, actor, issued=[view], refused=[])
+
+
+@router.post("/invitations/{invitation_id}/revoke")
+async def revoke(
+    tenant_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Withdraw an invitation (as `DELETE /v1/invitations/{id}`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            await container.invitations.revoke(session, actor=actor, invitation_id=invitation_id)
+    except DomainError as error:
+        return await _refused(request, container, post, actor, error)
+    return _back(tenant_id, "invitation_revoked")
