@@ -107,7 +107,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     if include_public:
-        web.install(app)
+        web.install(app, include_admin=include_admin)
         app.add_middleware(CollectCors)
     app.add_middleware(Observability, trusted_proxies=resolved.settings.trusted_proxies)
     return app

@@ -50,6 +50,7 @@ async def app_page(
         csrf_token=visitor.csrf_token,
         profile=profile,
         current_tenant_id=current_tenant_id or profile.default_tenant_id,
+        platform_admin=visitor.principal.is_platform_admin,  # cached; /admin re-reads it
         **context,
     )
 

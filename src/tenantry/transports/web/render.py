@@ -39,6 +39,17 @@ NOTICES = {
     "invitation_revoked": "The invitation is revoked.",
     "invitation_accepted": "You joined the tenant.",
     "invitation_declined": "You declined the invitation.",
+    "admin_tenant_created": "The tenant is created. A new owner is mailed a code to activate.",
+    "admin_plan_changed": "The plan is changed.",
+    "admin_tenant_disabled": "The tenant is disabled. Its members are locked out; data is kept.",
+    "admin_tenant_enabled": "The tenant is enabled again.",
+    "project_created": "The project is created.",
+    "project_renamed": "The project is renamed.",
+    "project_deleted": "The project is deleted.",
+    "environment_added": "The environment is added.",
+    "environment_deleted": "The environment is deleted.",
+    "key_rotated": "The client key is replaced. The old key no longer works.",
+    "organization_created": "The organization is created. You are its owner.",
 }
 
 templates = Environment(

@@ -1,0 +1,358 @@
+"""The platform admin console (SPEC §8, §11): search, create, change, disable and enable
+tenants, and find users, through the services the `/v1/admin` routes call. The admin flag is
+read from the database on every request, as the REST `platform_admin` dependency does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+
+from tenantry.bootstrap import Container
+from tenantry.domain.accounts.members import list_members
+from tenantry.domain.pagination import PageRequest
+from tenantry.domain.provider.admin_details import TenantDetails
+from tenantry.domain.provider.admin_search import TenantQuery, search_tenants, search_users
+from tenantry.domain.provider.admin_tenants import NewTenant, TenantChanges
+from tenantry.domain.provider.admins import is_platform_admin
+from tenantry.errors import DomainError
+from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.web.app_pages import app_page
+from tenantry.transports.web.entry import failure, normalized_email, safe_next
+from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.visitors import (
+    SESSION_COOKIE,
+    Post,
+    Visitor,
+    checked_post,
+    clear_session_cookie,
+    field,
+    resolve_visitor,
+)
+
+router = APIRouter(prefix="/admin", route_class=WebRoute, include_in_schema=False)
+LISTED = 50
+MEMBERS_LISTED = 100
+TEXT_LIMIT = 200
+REASON_LIMIT = 500
+STATUSES = ("active", "disabled", "provisioning")
+
+
+class AdminSignInRequired(Exception):
+    """No valid session on an admin page: sign in, then come back."""
+
+    def __init__(self, back_to: str) -> None:
+        self.back_to = back_to
+
+
+class NotPlatformAdmin(Exception):
+    """A signed-in visitor who is not (or no longer) a platform admin."""
+
+    def __init__(self, visitor: Visitor) -> None:
+        self.visitor = visitor
+
+
+async def platform_admin(request: Request, container: ContainerDep) -> Visitor:
+    """The visitor, if a platform admin now (the flag re-read on this request)."""
+    visitor = await resolve_visitor(request, container)
+    if visitor is None:
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise AdminSignInRequired(safe_next(request.url.path + query))
+    async with container.db.read() as session:
+        if await is_platform_admin(session, visitor.principal.user_id):
+            return visitor
+    raise NotPlatformAdmin(visitor)
+
+
+AdminDep = Annotated[Visitor, Depends(platform_admin)]
+
+
+async def admin_post(request: Request, container: ContainerDep, visitor: AdminDep) -> Post:
+    """An admin's form post, with its session-bound CSRF token checked."""
+    return await checked_post(request, container, visitor)
+
+
+AdminPostDep = Annotated[Post, Depends(admin_post)]
+
+
+async def _page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    template: str,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    return await app_page(
+        request, container, visitor, template, status=status, admin_section=True, **context
+    )
+
+
+def _choice(value: str | None, allowed: list[str] | tuple[str, ...]) -> str | None:
+    return value if value in allowed else None
+
+
+@router.get("")
+async def tenants(request: Request, container: ContainerDep, visitor: AdminDep) -> Response:
+    """Tenants by name or id, status and plan; oldest first, a page at a time."""
+    params = request.query_params
+    plan_ids = [plan.id for plan in container.plans.all()]
+    query = TenantQuery(
+        q=params.get("q", "")[:TEXT_LIMIT] or None,
+        status=_choice(params.get("status"), STATUSES),
+        plan=_choice(params.get("plan"), plan_ids),
+    )
+    cursor = params.get("cursor", "")[:TEXT_LIMIT] or None
+    try:
+        async with container.db.read() as session:
+            found = await search_tenants(
+                session, query=query, page=PageRequest(limit=LISTED, cursor=cursor)
+            )
+    except DomainError as error:
+        status, message = failure(error)
+        return await _page(
+            request,
+            container,
+            visitor,
+            "admin_tenants.html",
+            status=status,
+            title="Tenants",
+            query=query,
+            plans=plan_ids,
+            statuses=STATUSES,
+            items=[],
+            next_url=None,
+            error=message,
+        )
+    next_url = None
+    if found.next_cursor is not None:
+        kept = {k: v for k, v in vars(query).items() if v}
+        next_url = "/admin?" + urlencode({**kept, "cursor": found.next_cursor})
+    return await _page(
+        request,
+        container,
+        visitor,
+        "admin_tenants.html",
+        title="Tenants",
+        query=query,
+        plans=plan_ids,
+        statuses=STATUSES,
+        items=found.items,
+        next_url=next_url,
+    )
+
+
+async def _new_page(
+    request: Request, container: Container, visitor: Visitor, *, status: int = 200, **context: Any
+) -> Response:
+    plans = [plan.id for plan in container.plans.all()]
+    return await _page(
+        request,
+        container,
+        visitor,
+        "admin_new.html",
+        status=status,
+        title="New tenant",
+        plans=plans,
+        **context,
+    )
+
+
+@router.get("/tenants/new")
+async def new_tenant(request: Request, container: ContainerDep, visitor: AdminDep) -> Response:
+    return await _new_page(request, container, visitor, form={})
+
+
+@router.post("/tenants/new")
+async def create_tenant(request: Request, container: ContainerDep, post: AdminPostDep) -> Response:
+    """Provision a tenant owned by an email address (as `POST /v1/admin/tenants`)."""
+    form = {
+        name: field(post.form, name, limit=TEXT_LIMIT + 1).strip()
+        for name in ("name", "owner_email", "owner_name", "plan")
+    }
+    email = normalized_email(form["owner_email"])
+    if not form["name"] or len(form["name"]) > TEXT_LIMIT or email is None:
+        message = f"Enter a name of 1 to {TEXT_LIMIT} characters and the owner's email address."
+        return await _new_page(
+            request, container, post.visitor, status=422, form=form, error=message
+        )
+    new = NewTenant(
+        name=form["name"],
+        plan=form["plan"][:50],
+        owner_email=email,
+        owner_name=form["owner_name"][:TEXT_LIMIT] or None,
+    )
+    try:
+        created = await container.admin_tenants.create(new, admin_id=post.visitor.principal.user_id)
+    except DomainError as error:
+        status, message = failure(error)
+        return await _new_page(
+            request, container, post.visitor, status=status, form=form, error=message
+        )
+    assert isinstance(created, TenantDetails)  # no idempotency key, so never a replay
+    return redirect(f"/admin/tenants/{created.id}?notice=admin_tenant_created")
+
+
+async def _details_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    tenant_id: uuid.UUID,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    try:
+        details = await container.admin_tenants.details(tenant_id)
+    except DomainError as error:
+        code, message = failure(error)
+        return await _page(
+            request,
+            container,
+            visitor,
+            "admin_missing.html",
+            status=code,
+            title="No such tenant",
+            message=message,
+        )
+    async with container.db.read() as session:
+        members = await list_members(
+            session, tenant_id=tenant_id, page=PageRequest(limit=MEMBERS_LISTED, cursor=None)
+        )
+    plans = [plan.id for plan in container.plans.all()]
+    return await _page(
+        request,
+        container,
+        visitor,
+        "admin_tenant.html",
+        status=status,
+        title=details.name,
+        tenant=details,
+        members=members.items,
+        more_members=members.next_cursor is not None,
+        plans=plans,
+        **context,
+    )
+
+
+@router.get("/tenants/{tenant_id}")
+async def tenant(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: AdminDep
+) -> Response:
+    return await _details_page(request, container, visitor, tenant_id)
+
+
+async def _run(
+    request: Request,
+    container: Container,
+    post: Post,
+    tenant_id: uuid.UUID,
+    action: Awaitable[None],
+    notice: str,
+) -> Response:
+    """Run one admin action; a refusal shows the domain's message on the details page."""
+    try:
+        await action
+    except DomainError as error:
+        status, message = failure(error)
+        return await _details_page(
+            request, container, post.visitor, tenant_id, status=status, error=message
+        )
+    return redirect(f"/admin/tenants/{tenant_id}?notice={notice}")
+
+
+@router.post("/tenants/{tenant_id}/plan")
+async def change_plan(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
+) -> Response:
+    """Change the plan (as `PATCH /v1/admin/tenants/{id} {plan}`); between the pool and a silo
+    the tenant's data moves before this answers."""
+    changes = TenantChanges(plan=field(post.form, "plan", limit=50))
+    action = container.admin_tenants.update(
+        tenant_id, changes, admin_id=post.visitor.principal.user_id
+    )
+    return await _run(request, container, post, tenant_id, action, "admin_plan_changed")
+
+
+@router.post("/tenants/{tenant_id}/disable")
+async def disable(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
+) -> Response:
+    """Lock every member out from their next request on; the data stays."""
+    reason = field(post.form, "reason", limit=REASON_LIMIT).strip() or None
+    action = container.admin_tenants.disable(
+        tenant_id, reason=reason, admin_id=post.visitor.principal.user_id
+    )
+    return await _run(request, container, post, tenant_id, action, "admin_tenant_disabled")
+
+
+@router.post("/tenants/{tenant_id}/enable")
+async def enable(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
+) -> Response:
+    action = container.admin_tenants.enable(tenant_id, admin_id=post.visitor.principal.user_id)
+    return await _run(request, container, post, tenant_id, action, "admin_tenant_enabled")
+
+
+@router.get("/users")
+async def users(request: Request, container: ContainerDep, visitor: AdminDep) -> Response:
+    """Users whose email or name contains `q`, a page at a time."""
+    q = request.query_params.get("q", "")[:TEXT_LIMIT]
+    cursor = request.query_params.get("cursor", "")[:TEXT_LIMIT] or None
+    context: dict[str, Any] = {"items": [], "next_url": None}
+    status = 200
+    try:
+        async with container.db.read() as session:
+            found = await search_users(
+                session, q=q or None, page=PageRequest(limit=LISTED, cursor=cursor)
+            )
+    except DomainError as error:
+        status, context["error"] = failure(error)
+    else:
+        context["items"] = found.items
+        if found.next_cursor is not None:
+            kept = {"q": q} if q else {}
+            context["next_url"] = "/admin/users?" + urlencode({**kept, "cursor": found.next_cursor})
+    return await _page(
+        request,
+        container,
+        visitor,
+        "admin_users.html",
+        status=status,
+        title="Users",
+        q=q,
+        **context,
+    )
+
+
+async def _sign_in_first(request: Request, error: Exception) -> Response:
+    assert isinstance(error, AdminSignInRequired)
+    container: Container = request.app.state.container
+    response = redirect(f"/login?next={quote(error.back_to, safe='/')}")
+    if SESSION_COOKIE in request.cookies:
+        clear_session_cookie(response, container)
+    return response
+
+
+async def _forbidden(request: Request, error: Exception) -> Response:
+    assert isinstance(error, NotPlatformAdmin)
+    container: Container = request.app.state.container
+    return await app_page(
+        request,
+        container,
+        error.visitor,
+        "admin_forbidden.html",
+        status=403,
+        title="Platform admins only",
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console on an app that serves the admin routes, with its two refusals."""
+    app.include_router(router)
+    app.add_exception_handler(AdminSignInRequired, _sign_in_first)
+    app.add_exception_handler(NotPlatformAdmin, _forbidden)

@@ -1,0 +1,350 @@
+"""A tenant's projects and their environments in the web UI (SPEC §6, §11): list, create,
+rename and delete projects; per project its environments with their client keys and snippets
+(copy button), add, delete and key rotation. Every post runs the domain services the REST
+routers call, so the role rules (viewers read, editors write, admins rotate keys) and the plan
+limits are the API's; a refusal shows the domain's message on the page."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from tenantry.bootstrap import Container
+from tenantry.domain.accounts import environments, projects
+from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
+from tenantry.domain.data import cleanup
+from tenantry.domain.pagination import PageRequest
+from tenantry.errors import DomainError
+from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.web.app_pages import app_page, tenant_actor
+from tenantry.transports.web.entry import failure
+from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
+
+router = APIRouter(
+    prefix="/app/t/{tenant_id}/projects", route_class=WebRoute, include_in_schema=False
+)
+LISTED = 100
+PROJECT_NAME_LIMIT = 200
+ENVIRONMENT_NAME_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class EnvironmentItem:
+    id: uuid.UUID
+    name: str
+    slug: str
+    client_key: str
+    snippet: str
+
+
+def _name(post: Post, limit: int) -> str | None:
+    name = field(post.form, "name", limit=limit + 1).strip()
+    return name if 0 < len(name) <= limit else None
+
+
+def _rights(actor: TenantActor) -> dict[str, bool]:
+    return {
+        "can_edit": outranks_or_equals(actor.role, "editor"),
+        "can_rotate": outranks_or_equals(actor.role, "admin"),
+    }
+
+
+async def projects_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    actor: TenantActor,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The tenant's projects, as of now."""
+    tenant = await container.tenant_views.get(actor.tenant_id)
+    async with container.db.read() as session:
+        found = await projects.list_projects(
+            session, actor=actor, page=PageRequest(limit=LISTED, cursor=None)
+        )
+    return await app_page(
+        request,
+        container,
+        visitor,
+        "projects.html",
+        status=status,
+        current_tenant_id=actor.tenant_id,
+        title=f"Projects · {tenant.name}",
+        tenant=tenant,
+        projects=found.items,
+        more_projects=found.next_cursor is not None,
+        **_rights(actor),
+        **context,
+    )
+
+
+async def project_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """One project with its environments, keys and snippets; its absence is the 404 page."""
+    tenant = await container.tenant_views.get(actor.tenant_id)
+    try:
+        async with container.db.read() as session:
+            project = await projects.get_project_or_raise(
+                session, actor=actor, project_id=project_id
+            )
+            found = await environments.list_environments(
+                session,
+                actor=actor,
+                project_id=project_id,
+                page=PageRequest(limit=LISTED, cursor=None),
+            )
+    except DomainError as error:
+        code, message = failure(error)
+        return await projects_page(request, container, visitor, actor, status=code, error=message)
+    public_url = container.settings.public_url
+    items = [
+        EnvironmentItem(
+            env.id,
+            env.name,
+            env.slug,
+            env.client_key,
+            environments.snippet(public_url=public_url, client_key=env.client_key),
+        )
+        for env in found.items
+    ]
+    return await app_page(
+        request,
+        container,
+        visitor,
+        "project.html",
+        status=status,
+        current_tenant_id=actor.tenant_id,
+        title=f"{project.name} · {tenant.name}",
+        tenant=tenant,
+        project=project,
+        environments=items,
+        **_rights(actor),
+        **context,
+    )
+
+
+@router.get("")
+async def list_page(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
+) -> Response:
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await projects_page(request, container, visitor, actor)
+
+
+@router.post("")
+async def create(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """A new project with the default environments (as `POST /v1/projects`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    name = _name(post, PROJECT_NAME_LIMIT)
+    if name is None:
+        message = f"Enter a project name of 1 to {PROJECT_NAME_LIMIT} characters."
+        return await projects_page(
+            request, container, post.visitor, actor, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            project = await projects.create_project(
+                session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
+            )
+    except DomainError as error:
+        status, message = failure(error)
+        return await projects_page(
+            request, container, post.visitor, actor, status=status, error=message
+        )
+    return redirect(f"/app/t/{tenant_id}/projects/{project.id}?notice=project_created")
+
+
+@router.get("/{project_id}")
+async def show(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    visitor: VisitorDep,
+) -> Response:
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await project_page(request, container, visitor, actor, project_id)
+
+
+@router.post("/{project_id}/rename")
+async def rename(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Rename the project (as `PATCH /v1/projects/{id}`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    name = _name(post, PROJECT_NAME_LIMIT)
+    if name is None:
+        message = f"Enter a project name of 1 to {PROJECT_NAME_LIMIT} characters."
+        return await project_page(
+            request, container, post.visitor, actor, project_id, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await projects.rename_project(
+                session, actor=actor, project_id=project_id, name=name, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=project_renamed")
+
+
+@router.post("/{project_id}/delete")
+async def delete(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Delete the project and its environments (as `DELETE /v1/projects/{id}`), only with the
+    confirmation box ticked: its client keys stop collecting at once."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    if field(post.form, "confirm", limit=8) != "yes":
+        message = "Tick the box to confirm deleting the project."
+        return await project_page(
+            request, container, post.visitor, actor, project_id, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await projects.delete_project(
+                session, actor=actor, project_id=project_id, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    async with container.tenant_data.unit(tenant_id, write=True) as data:
+        await cleanup.forget_project(data, project_id)
+    return redirect(f"/app/t/{tenant_id}/projects?notice=project_deleted")
+
+
+@router.post("/{project_id}/environments")
+async def add_environment(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """A new environment, its slug made from the name (as `POST .../environments`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    name = _name(post, ENVIRONMENT_NAME_LIMIT)
+    if name is None:
+        message = f"Enter an environment name of 1 to {ENVIRONMENT_NAME_LIMIT} characters."
+        return await project_page(
+            request, container, post.visitor, actor, project_id, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await environments.create_environment(
+                session,
+                actor=actor,
+                plans=container.plans,
+                project_id=project_id,
+                name=name,
+                slug=None,
+                now=container.clock.now(),
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_added")
+
+
+@router.post("/{project_id}/environments/{environment_id}/rotate-key")
+async def rotate_key(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Replace the client key (as `POST .../rotate-key`); the old key stops working."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            await environments.rotate_client_key(
+                session,
+                actor=actor,
+                project_id=project_id,
+                environment_id=environment_id,
+                now=container.clock.now(),
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=key_rotated")
+
+
+@router.post("/{project_id}/environments/{environment_id}/delete")
+async def delete_environment(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    environment_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Delete an environment (as `DELETE .../environments/{id}`); its key stops working."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            await environments.delete_environment(
+                session,
+                actor=actor,
+                project_id=project_id,
+                environment_id=environment_id,
+                now=container.clock.now(),
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    async with container.tenant_data.unit(tenant_id, write=True) as data:
+        await cleanup.forget_environment(data, environment_id)
+    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_deleted")
+
+
+async def _refused(
+    request: Request,
+    container: Container,
+    post: Post,
+    actor: TenantActor,
+    project_id: uuid.UUID,
+    error: DomainError,
+) -> Response:
+    status, message = failure(error)
+    return await project_page(
+        request, container, post.visitor, actor, project_id, status=status, error=message
+    )

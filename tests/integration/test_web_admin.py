@@ -1,0 +1,169 @@
+"""The platform admin console in headless Debian chromium against a real server (SPEC §8,
+§11): an admin searches tenants, creates one for an owner's email, changes its plan (a pool to
+silo move inside the request) and disables it, and the owner's next page shows the notice;
+enabling lets them back in. Also: non-admins get 403, the sign-in redirect keeps `next`,
+CSRF-less posts are refused, and the console is absent where the admin routes are served
+apart. Screenshots go to docs/screenshots/admin-*.png."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tenantry.bootstrap import Container
+from tenantry.domain.provider.admins import ensure_platform_admin
+from tenantry.settings import Settings
+from tenantry.transports.rest.app import create_app
+from tests.support.api import register
+from tests.support.browser import chromium, password_sign_in, screenshot, session_cookie
+from tests.support.mailbox import Mailbox
+from tests.support.server import running_server
+
+pytestmark = pytest.mark.integration
+OPERATOR = "op@example.com"
+OPERATOR_PASSWORD = "operator password 1"
+MIA = "mia@example.com"
+TENANT_URL = re.compile(r".*/admin/tenants/([0-9a-f-]{36})\?notice=admin_tenant_created$")
+
+
+async def make_operator(settings: Settings) -> None:
+    """A platform admin, made the way `tenantry admin create` makes one."""
+    container = Container(settings)
+    await container.start(migrate=False, workers=False)
+    try:
+        await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
+    finally:
+        await container.stop()
+
+
+async def test_admin_creates_changes_disables_and_enables_a_tenant(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            mia = await register(api, mailbox, MIA, name="Mia")
+            await make_operator(settings)
+            async with chromium() as browser:
+                admin_context = await browser.new_context()
+                page = await admin_context.new_page()
+                await password_sign_in(page, base, OPERATOR, OPERATOR_PASSWORD)
+                await page.get_by_role("link", name="Admin console").click()
+                await page.get_by_role("heading", name="Tenants").wait_for()
+                await screenshot(page, "admin-tenants")
+
+                await page.get_by_role("link", name="New tenant").click()
+                await page.get_by_label("Tenant name").fill("Mia Co")
+                await page.get_by_label("Owner's email address").fill(MIA)
+                await page.locator("#plan").evaluate(
+                    "el => el.add(new Option('diamond', 'diamond', true, true))"
+                )
+                await page.get_by_role("button", name="Create tenant").click()
+                alert = await page.get_by_role("alert").inner_text()
+                assert alert == "There is no plan 'diamond'."
+                assert await page.get_by_label("Tenant name").input_value() == "Mia Co"
+                await screenshot(page, "admin-new-tenant")
+                await page.get_by_label("Plan").select_option("free")
+                await page.get_by_role("button", name="Create tenant").click()
+                await page.wait_for_url(TENANT_URL)
+                match = TENANT_URL.match(page.url)
+                assert match is not None
+                tenant_id = match.group(1)
+                await page.get_by_text("The tenant is created.").wait_for()
+                members = await page.locator("#members").inner_text()
+                assert MIA in members and "owner" in members
+                assert "unlimited" not in await page.locator("#usage").inner_text()
+
+                await page.goto(f"{base}/admin")
+                await page.get_by_label("Name or id").fill("mia")
+                await page.get_by_label("Plan").select_option("free")
+                await page.get_by_role("button", name="Search").click()
+                await page.get_by_role("link", name="Mia Co").click()
+                await page.wait_for_url(f"{base}/admin/tenants/{tenant_id}")
+
+                await page.get_by_label("Plan", exact=True).select_option("premium")
+                await page.get_by_role("button", name="Change plan").click()
+                await page.get_by_text("The plan is changed.").wait_for()
+                assert "premium (silo)" in await page.locator(".facts").inner_text()
+
+                mia_page = await (await browser.new_context()).new_page()
+                await password_sign_in(mia_page, base, MIA, mia.password)
+                assert not await mia_page.get_by_role("link", name="Admin console").count()
+                opened = await mia_page.goto(f"{base}/app/t/{tenant_id}")
+                assert opened is not None and opened.status == 200
+
+                await page.get_by_label("Reason").fill("Unpaid invoice")
+                await page.get_by_role("button", name="Disable tenant").click()
+                await page.get_by_text("The tenant is disabled.").wait_for()
+                assert "Disabled: Unpaid invoice." in await page.locator("main").inner_text()
+                await screenshot(page, "admin-tenant")
+
+                blocked = await mia_page.reload()
+                assert blocked is not None and blocked.status == 403
+                heading = await mia_page.get_by_role("heading", level=1).inner_text()
+                assert heading == "This tenant is disabled"
+                await screenshot(mia_page, "admin-member-disabled")
+
+                await page.get_by_role("button", name="Enable tenant").click()
+                await page.get_by_text("The tenant is enabled again.").wait_for()
+                back = await mia_page.reload()
+                assert back is not None and back.status == 200
+                assert await mia_page.get_by_role("heading", level=1).inner_text() == "Mia Co"
+
+                await page.get_by_role("link", name="Users").click()
+                await page.get_by_label("Email or name").fill("MIA@")
+                await page.get_by_role("button", name="Search").click()
+                rows = await page.locator("tbody").inner_text()
+                assert MIA in rows and OPERATOR not in rows
+                await screenshot(page, "admin-users")
+
+                refused = await mia_page.goto(f"{base}/admin/users")
+                assert refused is not None and refused.status == 403
+                await mia_page.get_by_role("heading", name="Platform admins only").wait_for()
+                await screenshot(mia_page, "admin-forbidden")
+
+
+async def test_csrf_less_posts_are_refused_and_strangers_sent_to_sign_in(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            mia = await register(api, mailbox, MIA, name="Mia")
+            await make_operator(settings)
+            async with chromium() as browser:
+                context = await browser.new_context()
+                page = await context.new_page()
+                await password_sign_in(page, base, OPERATOR, OPERATOR_PASSWORD)
+                cookie = await session_cookie(context)
+                assert cookie is not None
+            url = f"/admin/tenants/{mia.tenant_id}/disable"
+            jar = {cookie["name"]: cookie["value"]}
+            async with httpx.AsyncClient(base_url=base, cookies=jar) as admin:
+                forged = await admin.post(url, data={"reason": "x"})
+                assert forged.status_code == 403 and "Request refused" in forged.text
+                wrong = await admin.post(url, data={"csrf_token": "nope"})
+                assert wrong.status_code == 403
+                seen = await admin.get(f"/admin/tenants/{mia.tenant_id}")
+                assert seen.status_code == 200 and "Disable tenant" in seen.text
+
+            stranger = await api.get("/admin/users?q=a")
+            assert stranger.status_code == 303
+            assert stranger.headers["location"] == "/login?next=/admin/users%3Fq%3Da"
+            anonymous_post = await api.post(url, data={})
+            assert anonymous_post.status_code == 303
+            member = await api.get("/v1/tenant", headers=mia.headers(mia.tenant_id))
+            assert member.json()["status"] == "active"
+
+
+async def test_the_console_follows_the_admin_routes(container: Container) -> None:
+    """Where the admin routes are served on a private listener, the public app has no
+    console; where they are mounted, it is there."""
+    public_only = create_app(container, include_admin=False)
+    both = create_app(container)
+    for app, expected in ((public_only, 404), (both, 303)):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for path in ("/admin", "/admin/users", "/admin/tenants/new"):
+                assert (await client.get(path)).status_code == expected, path
+            assert (await client.get("/login")).status_code == 200
