@@ -55,6 +55,9 @@ async def test_sign_up_with_a_code_then_password_fixation_and_reset(
             planted = {"name": SESSION, "value": "chosen-by-an-attacker", "url": base}
             await context.add_cookies([planted])
             await page.get_by_role("button", name="Continue").click()
+            # A new account lands on its onboarding wizard (test_web_onboarding.py), once.
+            await page.wait_for_url(re.compile(r".*/app/t/[0-9a-f-]+/onboarding$"))
+            await page.get_by_role("link", name="Overview").click()
             await page.wait_for_url(re.compile(r".*/app/t/[0-9a-f-]+$"))
             assert await page.get_by_role("heading", level=1).inner_text() == "nina's workspace"
             main = await page.locator("main").inner_text()

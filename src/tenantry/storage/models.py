@@ -557,3 +557,18 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class TenantOnboarding(Base):
+    """The onboarding wizard's progress in a tenant (SPEC §11): each step's state, `done` or
+    `skipped` (absent: still open). Kept apart from the tenant's typed profile and from the
+    provider's metadata, which an admin replaces wholesale."""
+
+    __tablename__ = "tenant_onboarding"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    steps: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

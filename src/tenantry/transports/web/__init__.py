@@ -9,6 +9,7 @@ from tenantry.transports.web import (
     app_pages,
     entry,
     invite,
+    onboarding,
     organizations,
     people,
     projects,
@@ -25,6 +26,7 @@ def install(app: FastAPI, *, include_admin: bool = True) -> None:
     app.include_router(people.router)
     app.include_router(invite.router)
     app.include_router(projects.router)
+    app.include_router(onboarding.router)
     app.include_router(organizations.router)
     app.mount("/assets", HeadedStaticFiles(directory=STATIC_DIR), name="web-assets")
     install_handlers(app)

@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tenantry.bootstrap import Container
+from tenantry.domain.accounts.onboarding_progress import progress
 from tenantry.domain.accounts.projects import list_projects
-from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.domain.accounts.users import update_profile
 from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError, PermissionDenied
@@ -28,6 +29,12 @@ from tenantry.transports.web.visitors import (
 
 router = APIRouter(prefix="/app", route_class=WebRoute, include_in_schema=False)
 DASHBOARD_PROJECTS = 50
+STEP_TITLES = {
+    "snippet": "Install the script",
+    "company": "Company details",
+    "invite": "Invite teammates",
+    "project": "Create a project",
+}
 NAME_LIMIT = 200
 
 
@@ -108,6 +115,12 @@ async def dashboard(
         projects = await list_projects(
             session, actor=actor, page=PageRequest(limit=DASHBOARD_PROJECTS, cursor=None)
         )
+        # The onboarding checklist: admins and owners only, as the wizard.
+        states = (
+            await progress(session, tenant_id=tenant_id)
+            if outranks_or_equals(actor.role, "admin")
+            else None
+        )
     return await app_page(
         request,
         container,
@@ -119,6 +132,10 @@ async def dashboard(
         role=actor.role,
         projects=projects.items,
         more_projects=projects.next_cursor is not None,
+        checklist=[(step, STEP_TITLES[step], state) for step, state in states.items()]
+        if states
+        else None,
+        checklist_open=states is not None and "open" in states.values(),
     )
 
 

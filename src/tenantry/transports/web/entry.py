@@ -13,7 +13,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from tenantry.bootstrap import Container
-from tenantry.domain.identity.deps import TokenPair
+from tenantry.domain.accounts.onboarding_progress import start_for_new_account
+from tenantry.domain.identity.deps import TokenPair, email_key
 from tenantry.errors import DomainError, PermissionDenied, Throttled
 from tenantry.transports.rest.deps import ClientDep, ContainerDep
 from tenantry.transports.rest.problems import status_for
@@ -210,7 +211,15 @@ async def confirm_code(
             error=message,
             next=next_of(form),
         )
-    return await signed_in_response(request, container, pair, next_of(form))
+    to = next_of(form)
+    if to == HOME:  # a new account's first confirmation lands on its tenant's onboarding wizard
+        async with container.db.transaction() as session:
+            started = await start_for_new_account(
+                session, email_key=email_key(email), now=container.clock.now()
+            )
+        if started is not None:
+            to = f"/app/t/{started}/onboarding"
+    return await signed_in_response(request, container, pair, to)
 
 
 @router.get("/login/forgot")

@@ -153,28 +153,22 @@ async def remove(
     return _back(tenant_id, "member_removed")
 
 
-def _addresses(raw: str) -> list[str]:
-    seen: dict[str, None] = {}
-    for part in SEPARATORS.split(raw):
-        if part:
-            seen.setdefault(part[:EMAIL_LIMIT], None)
-    return list(seen)
-
-
-@router.post("/invitations")
-async def invite(
-    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
-) -> Response:
-    """Invite each address given (as `POST /v1/invitations`, one transaction each), then show
-    the accept links: the token exists only in this response."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
-    addresses = _addresses(field(post.form, "emails", limit=MAX_INVITEES * (EMAIL_LIMIT + 2)))
-    role = field(post.form, "role", limit=16)
+def invitation_form(form: Any) -> tuple[list[str], str] | str:
+    """The addresses (deduplicated, in order) and the role of an invite form, or the message
+    saying what is wrong with it."""
+    raw = field(form, "emails", limit=MAX_INVITEES * (EMAIL_LIMIT + 2))
+    addresses = list(dict.fromkeys(part[:EMAIL_LIMIT] for part in SEPARATORS.split(raw) if part))
+    role = field(form, "role", limit=16)
     if not addresses or len(addresses) > MAX_INVITEES or role not in ROLE_RANK:
-        message = f"Enter 1 to {MAX_INVITEES} email addresses and choose a role."
-        return await people_page(request, container, post.visitor, actor, status=422, error=message)
+        return f"Enter 1 to {MAX_INVITEES} email addresses and choose a role."
+    return addresses, role
+
+
+async def invite_all(
+    container: Container, actor: TenantActor, addresses: list[str], role: str
+) -> tuple[list[InvitationView], list[Refused]]:
+    """Invite each address as `POST /v1/invitations` does, one transaction each; the ones
+    refused come back with the reason."""
     issued: list[InvitationView] = []
     refused: list[Refused] = []
     for raw in addresses:
@@ -189,6 +183,22 @@ async def invite(
                 )
         except DomainError as error:
             refused.append(Refused(email, failure(error)[1]))
+    return issued, refused
+
+
+@router.post("/invitations")
+async def invite(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """Invite each address given (as `POST /v1/invitations`, one transaction each), then show
+    the accept links: the token exists only in this response."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    wanted = invitation_form(post.form)
+    if isinstance(wanted, str):
+        return await people_page(request, container, post.visitor, actor, status=422, error=wanted)
+    issued, refused = await invite_all(container, actor, *wanted)
     status = 200 if issued else 422
     return await people_page(
         request, container, post.visitor, actor, status=status, issued=issued, refused=refused

@@ -1,0 +1,298 @@
+"""The onboarding wizard (SPEC §11) at `/app/t/{id}/onboarding`: (1) copy the script snippet
+of the first project's development environment, (2) company details into the tenant profile,
+(3) invite teammates, (4) create a first project. Every step can be skipped; the progress is
+kept per tenant (`domain.accounts.onboarding_progress`). Admins and owners only: the posts run
+the services of `PATCH /v1/tenant`, `POST /v1/invitations` and `POST /v1/projects`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from tenantry.bootstrap import Container
+from tenantry.domain.accounts import environments, onboarding_progress, projects
+from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.tenants import read_tenant, update_tenant
+from tenantry.domain.pagination import PageRequest
+from tenantry.errors import DomainError
+from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.schemas.tenant import TenantProfile
+from tenantry.transports.web.app_pages import STEP_TITLES, app_page, tenant_actor
+from tenantry.transports.web.entry import failure
+from tenantry.transports.web.people import invitation_form, invite_all
+from tenantry.transports.web.projects import PROJECT_NAME_LIMIT
+from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.visitors import PostDep, Visitor, VisitorDep, field
+
+router = APIRouter(
+    prefix="/app/t/{tenant_id}/onboarding", route_class=WebRoute, include_in_schema=False
+)
+INVITE_ROLES = ["admin", "editor", "viewer"]
+FIELD_NAMES = {
+    "company_name": "Company name",
+    "employee_count": "Employee count",
+    "website": "Website",
+}
+
+
+def wizard_url(tenant_id: uuid.UUID, step: str | None = None) -> str:
+    base = f"/app/t/{tenant_id}/onboarding"
+    return f"{base}?step={step}" if step else base
+
+
+async def _snippet(container: Container, actor: TenantActor) -> tuple[str, str, str] | None:
+    """(project name, environment name, snippet) of the oldest project's development
+    environment (its first environment when it has none by that slug), or None."""
+    async with container.db.read() as session:
+        found = await projects.list_projects(
+            session, actor=actor, page=PageRequest(limit=1, cursor=None)
+        )
+        if not found.items:
+            return None
+        project = found.items[0]
+        envs = await environments.list_environments(
+            session, actor=actor, project_id=project.id, page=PageRequest(limit=50, cursor=None)
+        )
+    if not envs.items:
+        return None
+    env = next((e for e in envs.items if e.slug == "development"), envs.items[0])
+    code = environments.snippet(public_url=container.settings.public_url, client_key=env.client_key)
+    return project.name, env.name, code
+
+
+async def wizard_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    actor: TenantActor,
+    step: str | None,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    tenant = await container.tenant_views.get(actor.tenant_id)
+    async with container.db.read() as session:
+        states = await onboarding_progress.progress(session, tenant_id=actor.tenant_id)
+        profile = (await read_tenant(session, actor.tenant_id, plans=container.plans)).profile
+    if step not in onboarding_progress.STEPS:
+        step = onboarding_progress.first_open(states)
+    snippet = await _snippet(container, actor) if step == "snippet" else None
+    values = context.pop("values", None) or {
+        name: "" if profile.get(name) is None else str(profile[name]) for name in FIELD_NAMES
+    }
+    return await app_page(
+        request,
+        container,
+        visitor,
+        "onboarding.html",
+        status=status,
+        current_tenant_id=actor.tenant_id,
+        title=f"Get started · {tenant.name}",
+        tenant=tenant,
+        steps=[(name, STEP_TITLES[name], states[name]) for name in onboarding_progress.STEPS],
+        step=step,
+        step_title=STEP_TITLES.get(step or "", ""),
+        snippet=snippet,
+        values=values,
+        roles=INVITE_ROLES,
+        **context,
+    )
+
+
+async def _admin(
+    request: Request, container: Container, visitor: Visitor, tenant_id: uuid.UUID
+) -> TenantActor | Response:
+    """Admins and owners; anyone else is refused with the role message (403)."""
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        actor.require("admin")
+    except DomainError as error:
+        code, message = failure(error)
+        return await app_page(
+            request,
+            container,
+            visitor,
+            "onboarding_refused.html",
+            status=code,
+            current_tenant_id=tenant_id,
+            title="Not available",
+            tenant=await container.tenant_views.get(tenant_id),
+            error=message,
+        )
+    return actor
+
+
+async def _advance(
+    container: Container, actor: TenantActor, step: str, state: onboarding_progress.State
+) -> Response:
+    async with container.db.transaction() as session:
+        states = await onboarding_progress.mark_step(
+            session, actor=actor, step=step, state=state, now=container.clock.now()
+        )
+    following = onboarding_progress.first_open(states)
+    return redirect(
+        wizard_url(actor.tenant_id, following) if following else wizard_url(actor.tenant_id)
+    )
+
+
+@router.get("")
+async def wizard(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
+) -> Response:
+    actor = await _admin(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await wizard_page(request, container, visitor, actor, request.query_params.get("step"))
+
+
+@router.post("/{step}/skip")
+async def skip(
+    tenant_id: uuid.UUID, step: str, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    actor = await _admin(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    if step not in onboarding_progress.STEPS:
+        return redirect(wizard_url(tenant_id))
+    return await _advance(container, actor, step, "skipped")
+
+
+@router.post("/snippet")
+async def snippet_copied(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    actor = await _admin(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await _advance(container, actor, "snippet", "done")
+
+
+def _company_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = FIELD_NAMES.get(str(item["loc"][0]) if item["loc"] else "", "A field")
+        if name == "Website":
+            problems.append("Website: enter a full address such as https://example.com.")
+        elif name == "Employee count":
+            problems.append("Employee count: enter a whole number from 1 to 10,000,000.")
+        else:
+            problems.append(f"{name}: enter 1 to 200 characters.")
+    return " ".join(dict.fromkeys(problems))
+
+
+@router.post("/company")
+async def company(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """Company name, employee count and website into the tenant profile, validated by the
+    schema of `PATCH /v1/tenant` (an empty field leaves the profile's value as it is)."""
+    actor = await _admin(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    values = {name: field(post.form, name, limit=1000).strip() for name in FIELD_NAMES}
+    given = {name: value for name, value in values.items() if value}
+    if not given:
+        message = "Fill in at least one field, or skip this step."
+        return await wizard_page(
+            request,
+            container,
+            post.visitor,
+            actor,
+            "company",
+            status=422,
+            error=message,
+            values=values,
+        )
+    try:
+        profile = TenantProfile.model_validate(given).model_dump(mode="json", exclude_unset=True)
+    except ValidationError as error:
+        return await wizard_page(
+            request,
+            container,
+            post.visitor,
+            actor,
+            "company",
+            status=422,
+            error=_company_error(error),
+            values=values,
+        )
+    try:
+        async with container.db.transaction() as session:
+            await update_tenant(session, actor=actor, now=container.clock.now(), profile=profile)
+    except DomainError as error:
+        code, message = failure(error)
+        return await wizard_page(
+            request,
+            container,
+            post.visitor,
+            actor,
+            "company",
+            status=code,
+            error=message,
+            values=values,
+        )
+    return await _advance(container, actor, "company", "done")
+
+
+@router.post("/invite")
+async def invite(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """Invite each address (as `POST /v1/invitations`, one transaction each). The step is done
+    once one invitation is sent; refused addresses are shown with their reasons."""
+    actor = await _admin(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    wanted = invitation_form(post.form)
+    if isinstance(wanted, str):
+        return await wizard_page(
+            request, container, post.visitor, actor, "invite", status=422, error=wanted
+        )
+    issued, refused = await invite_all(container, actor, *wanted)
+    if issued:
+        async with container.db.transaction() as session:
+            await onboarding_progress.mark_step(
+                session, actor=actor, step="invite", state="done", now=container.clock.now()
+            )
+    return await wizard_page(
+        request,
+        container,
+        post.visitor,
+        actor,
+        "invite",
+        status=200 if issued else 422,
+        issued=issued,
+        refused=refused,
+    )
+
+
+@router.post("/project")
+async def project(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """A project with the default environments (as `POST /v1/projects`)."""
+    actor = await _admin(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    name = field(post.form, "name", limit=PROJECT_NAME_LIMIT + 1).strip()
+    if not 0 < len(name) <= PROJECT_NAME_LIMIT:
+        message = f"Enter a project name of 1 to {PROJECT_NAME_LIMIT} characters."
+        return await wizard_page(
+            request, container, post.visitor, actor, "project", status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await projects.create_project(
+                session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
+            )
+    except DomainError as error:
+        code, message = failure(error)
+        return await wizard_page(
+            request, container, post.visitor, actor, "project", status=code, error=message
+        )
+    return await _advance(container, actor, "project", "done")
