@@ -13,6 +13,7 @@ from tenantry.transports.web import (
     organizations,
     people,
     projects,
+    teams,
 )
 from tenantry.transports.web.render import STATIC_DIR, HeadedStaticFiles
 from tenantry.transports.web.visitors import install_handlers
@@ -26,6 +27,7 @@ def install(app: FastAPI, *, include_admin: bool = True) -> None:
     app.include_router(people.router)
     app.include_router(invite.router)
     app.include_router(projects.router)
+    app.include_router(teams.router)
     app.include_router(onboarding.router)
     app.include_router(organizations.router)
     app.mount("/assets", HeadedStaticFiles(directory=STATIC_DIR), name="web-assets")

@@ -1,8 +1,9 @@
 """A tenant's projects and their environments in the web UI (SPEC §6, §11): list, create,
 rename and delete projects; per project its environments with their client keys and snippets
-(copy button), add, delete and key rotation. Every post runs the domain services the REST
-routers call, so the role rules (viewers read, editors write, admins rotate keys) and the plan
-limits are the API's; a refusal shows the domain's message on the page."""
+(copy button), add, delete and key rotation, and the teams linked to it. Every post runs the
+domain services the REST routers call, so the role rules (viewers read, editors write, admins
+rotate keys) and the plan limits are the API's; a refusal shows the domain's message on the
+page."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts import environments, projects
+from tenantry.domain.accounts import environments, projects, teams
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.domain.data import cleanup
 from tenantry.domain.pagination import PageRequest
@@ -22,6 +23,7 @@ from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.teams import form_id
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
 router = APIRouter(
@@ -107,6 +109,9 @@ async def project_page(
                 project_id=project_id,
                 page=PageRequest(limit=LISTED, cursor=None),
             )
+            tenant_teams = await teams.list_teams(
+                session, actor=actor, page=PageRequest(limit=LISTED, cursor=None)
+            )
     except DomainError as error:
         code, message = failure(error)
         return await projects_page(request, container, visitor, actor, status=code, error=message)
@@ -132,6 +137,8 @@ async def project_page(
         tenant=tenant,
         project=project,
         environments=items,
+        linked_teams=[t for t in tenant_teams.items if t.id in project.team_ids],
+        other_teams=[t for t in tenant_teams.items if t.id not in project.team_ids],
         **_rights(actor),
         **context,
     )
@@ -334,6 +341,65 @@ async def delete_environment(
     async with container.tenant_data.unit(tenant_id, write=True) as data:
         await cleanup.forget_environment(data, environment_id)
     return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_deleted")
+
+
+@router.post("/{project_id}/teams")
+async def link_team(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Link a team of the tenant (as `PUT /v1/projects/{id}/teams/{team_id}`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    team_id = form_id(post, "team_id")
+    if team_id is None:
+        message = "Choose a team to link."
+        return await project_page(
+            request, container, post.visitor, actor, project_id, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await projects.link_team(
+                session,
+                actor=actor,
+                project_id=project_id,
+                team_id=team_id,
+                now=container.clock.now(),
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=team_linked")
+
+
+@router.post("/{project_id}/teams/{team_id}/unlink")
+async def unlink_team(
+    tenant_id: uuid.UUID,
+    project_id: uuid.UUID,
+    team_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Unlink a team (as `DELETE /v1/projects/{id}/teams/{team_id}`); the team stays."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            await projects.unlink_team(
+                session,
+                actor=actor,
+                project_id=project_id,
+                team_id=team_id,
+                now=container.clock.now(),
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, project_id, error)
+    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=team_unlinked")
 
 
 async def _refused(

@@ -49,6 +49,13 @@ NOTICES = {
     "environment_added": "The environment is added.",
     "environment_deleted": "The environment is deleted.",
     "key_rotated": "The client key is replaced. The old key no longer works.",
+    "team_created": "The team is created.",
+    "team_renamed": "The team is renamed.",
+    "team_deleted": "The team is deleted.",
+    "team_member_added": "The member is added to the team.",
+    "team_member_removed": "The member is removed from the team.",
+    "team_linked": "The team is linked to the project.",
+    "team_unlinked": "The team is unlinked from the project.",
     "organization_created": "The organization is created. You are its owner.",
 }
 

@@ -1,0 +1,298 @@
+"""A tenant's teams in the web UI (SPEC §6, §11): list teams with their member counts, create,
+rename and delete them; per team its members (admins add a tenant member or remove one) and the
+projects it is linked to. Every post runs the domain services the REST teams router calls, so
+the role rules (viewers read, admins change teams and see their members) are the API's; a
+refusal shows the domain's message on the page."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from tenantry.bootstrap import Container
+from tenantry.domain.accounts import projects, teams
+from tenantry.domain.accounts.members import list_members
+from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
+from tenantry.domain.pagination import PageRequest
+from tenantry.errors import DomainError
+from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.web.app_pages import app_page, tenant_actor
+from tenantry.transports.web.entry import failure
+from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
+
+router = APIRouter(prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False)
+LISTED = 100
+TEAM_NAME_LIMIT = 200
+NAME_MESSAGE = f"Enter a team name of 1 to {TEAM_NAME_LIMIT} characters."
+
+
+def _name(post: Post) -> str | None:
+    name = field(post.form, "name", limit=TEAM_NAME_LIMIT + 1).strip()
+    return name if 0 < len(name) <= TEAM_NAME_LIMIT else None
+
+
+def form_id(post: Post, name: str) -> uuid.UUID | None:
+    """The id a select posted, or None when it is missing or malformed."""
+    try:
+        return uuid.UUID(field(post.form, name, limit=40))
+    except ValueError:
+        return None
+
+
+async def teams_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    actor: TenantActor,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The tenant's teams with their member counts, as of now."""
+    tenant = await container.tenant_views.get(actor.tenant_id)
+    async with container.db.read() as session:
+        found = await teams.list_teams(
+            session, actor=actor, page=PageRequest(limit=LISTED, cursor=None)
+        )
+    return await app_page(
+        request,
+        container,
+        visitor,
+        "teams.html",
+        status=status,
+        current_tenant_id=actor.tenant_id,
+        title=f"Teams · {tenant.name}",
+        tenant=tenant,
+        teams=found.items,
+        more_teams=found.next_cursor is not None,
+        admin=outranks_or_equals(actor.role, "admin"),
+        **context,
+    )
+
+
+async def team_page(
+    request: Request,
+    container: Container,
+    visitor: Visitor,
+    actor: TenantActor,
+    team_id: uuid.UUID,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """One team with its linked projects, and for admins its members and who can be added; its
+    absence is the teams page with a 404."""
+    tenant = await container.tenant_views.get(actor.tenant_id)
+    admin = outranks_or_equals(actor.role, "admin")
+    everyone = PageRequest(limit=LISTED, cursor=None)
+    try:
+        async with container.db.read() as session:
+            team = await teams.get_team_or_raise(session, actor=actor, team_id=team_id)
+            found = await projects.list_projects(session, actor=actor, page=everyone)
+            members = (
+                await teams.list_team_members(session, actor=actor, team_id=team_id, page=everyone)
+                if admin
+                else None
+            )
+            tenant_members = (
+                await list_members(session, tenant_id=actor.tenant_id, page=everyone)
+                if admin
+                else None
+            )
+    except DomainError as error:
+        code, message = failure(error)
+        return await teams_page(request, container, visitor, actor, status=code, error=message)
+    in_team = {member.user_id for member in members.items} if members else set()
+    return await app_page(
+        request,
+        container,
+        visitor,
+        "team.html",
+        status=status,
+        current_tenant_id=actor.tenant_id,
+        title=f"{team.name} · {tenant.name}",
+        tenant=tenant,
+        team=team,
+        admin=admin,
+        linked_projects=[p for p in found.items if team.id in p.team_ids],
+        members=members.items if members else [],
+        more_members=members is not None and members.next_cursor is not None,
+        candidates=[
+            m for m in (tenant_members.items if tenant_members else []) if m.user_id not in in_team
+        ],
+        **context,
+    )
+
+
+async def _refused(
+    request: Request,
+    container: Container,
+    post: Post,
+    actor: TenantActor,
+    team_id: uuid.UUID,
+    error: DomainError,
+) -> Response:
+    status, message = failure(error)
+    return await team_page(
+        request, container, post.visitor, actor, team_id, status=status, error=message
+    )
+
+
+@router.get("")
+async def list_page(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
+) -> Response:
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await teams_page(request, container, visitor, actor)
+
+
+@router.post("")
+async def create(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """A new team (as `POST /v1/teams`), within the plan's team limit."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    name = _name(post)
+    if name is None:
+        return await teams_page(
+            request, container, post.visitor, actor, status=422, error=NAME_MESSAGE
+        )
+    try:
+        async with container.db.transaction() as session:
+            team = await teams.create_team(
+                session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
+            )
+    except DomainError as error:
+        status, message = failure(error)
+        return await teams_page(
+            request, container, post.visitor, actor, status=status, error=message
+        )
+    return redirect(f"/app/t/{tenant_id}/teams/{team.id}?notice=team_created")
+
+
+@router.get("/{team_id}")
+async def show(
+    tenant_id: uuid.UUID,
+    team_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    visitor: VisitorDep,
+) -> Response:
+    actor = await tenant_actor(request, container, visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    return await team_page(request, container, visitor, actor, team_id)
+
+
+@router.post("/{team_id}/rename")
+async def rename(
+    tenant_id: uuid.UUID,
+    team_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Rename the team (as `PATCH /v1/teams/{id}`); names are unique in the tenant."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    name = _name(post)
+    if name is None:
+        return await team_page(
+            request, container, post.visitor, actor, team_id, status=422, error=NAME_MESSAGE
+        )
+    try:
+        async with container.db.transaction() as session:
+            await teams.rename_team(
+                session, actor=actor, team_id=team_id, name=name, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, team_id, error)
+    return redirect(f"/app/t/{tenant_id}/teams/{team_id}?notice=team_renamed")
+
+
+@router.post("/{team_id}/delete")
+async def delete(
+    tenant_id: uuid.UUID,
+    team_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Delete the team with its memberships and project links (as `DELETE /v1/teams/{id}`),
+    only with the confirmation box ticked."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    if field(post.form, "confirm", limit=8) != "yes":
+        message = "Tick the box to confirm deleting the team."
+        return await team_page(
+            request, container, post.visitor, actor, team_id, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await teams.delete_team(
+                session, actor=actor, team_id=team_id, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, team_id, error)
+    return redirect(f"/app/t/{tenant_id}/teams?notice=team_deleted")
+
+
+@router.post("/{team_id}/members")
+async def add_member(
+    tenant_id: uuid.UUID,
+    team_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Put a tenant member in the team (as `PUT /v1/teams/{id}/members/{user_id}`)."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    user_id = form_id(post, "user_id")
+    if user_id is None:
+        message = "Choose a member of the tenant to add."
+        return await team_page(
+            request, container, post.visitor, actor, team_id, status=422, error=message
+        )
+    try:
+        async with container.db.transaction() as session:
+            await teams.add_team_member(
+                session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, team_id, error)
+    return redirect(f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_added")
+
+
+@router.post("/{team_id}/members/{user_id}/remove")
+async def remove_member(
+    tenant_id: uuid.UUID,
+    team_id: uuid.UUID,
+    user_id: uuid.UUID,
+    request: Request,
+    container: ContainerDep,
+    post: PostDep,
+) -> Response:
+    """Take a member out of the team (as `DELETE /v1/teams/{id}/members/{user_id}`); they stay
+    a member of the tenant."""
+    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    try:
+        async with container.db.transaction() as session:
+            await teams.remove_team_member(
+                session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
+            )
+    except DomainError as error:
+        return await _refused(request, container, post, actor, team_id, error)
+    return redirect(f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_removed")
