@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -21,6 +22,7 @@ from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import EMAIL_LIMIT, failure, normalized_email
+from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
@@ -83,15 +85,10 @@ async def people_page(
     )
 
 
-async def _refused(
-    request: Request, container: Container, post: Post, actor: TenantActor, error: DomainError
-) -> Response:
-    status, message = failure(error)
-    return await people_page(request, container, post.visitor, actor, status=status, error=message)
-
-
-def _back(tenant_id: uuid.UUID, notice: str) -> Response:
-    return redirect(f"/app/t/{tenant_id}/members?notice={notice}")
+def _shown_again(
+    request: Request, container: Container, post: Post, actor: TenantActor
+) -> PageAgain:
+    return partial(people_page, request, container, post.visitor, actor)
 
 
 @router.get("/members")
@@ -121,14 +118,14 @@ async def set_role(
         return await people_page(
             request, container, post.visitor, actor, status=422, error="Choose a role."
         )
-    try:
-        async with container.db.transaction() as session:
-            await change_role(
-                session, actor=actor, user_id=user_id, role=role, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, error)
-    return _back(tenant_id, "role_changed")
+    return await change_then_redirect(
+        container,
+        lambda session: change_role(
+            session, actor=actor, user_id=user_id, role=role, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/members?notice=role_changed",
+        refused=_shown_again(request, container, post, actor),
+    )
 
 
 @router.post("/members/{user_id}/remove")
@@ -147,10 +144,10 @@ async def remove(
         async with container.db.transaction() as session:
             await remove_member(session, actor=actor, user_id=user_id, now=container.clock.now())
     except DomainError as error:
-        return await _refused(request, container, post, actor, error)
+        return await show_refusal(_shown_again(request, container, post, actor), error)
     if user_id == actor.user_id:
         return redirect("/app?notice=left_tenant")
-    return _back(tenant_id, "member_removed")
+    return redirect(f"/app/t/{tenant_id}/members?notice=member_removed")
 
 
 def invitation_form(form: Any) -> tuple[list[str], str] | str:
@@ -223,7 +220,7 @@ async def resend(
                 session, actor=actor, invitation_id=invitation_id
             )
     except DomainError as error:
-        return await _refused(request, container, post, actor, error)
+        return await show_refusal(_shown_again(request, container, post, actor), error)
     return await people_page(request, container, post.visitor, actor, issued=[view], refused=[])
 
 
@@ -239,9 +236,11 @@ async def revoke(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    try:
-        async with container.db.transaction() as session:
-            await container.invitations.revoke(session, actor=actor, invitation_id=invitation_id)
-    except DomainError as error:
-        return await _refused(request, container, post, actor, error)
-    return _back(tenant_id, "invitation_revoked")
+    return await change_then_redirect(
+        container,
+        lambda session: container.invitations.revoke(
+            session, actor=actor, invitation_id=invitation_id
+        ),
+        done=f"/app/t/{tenant_id}/members?notice=invitation_revoked",
+        refused=_shown_again(request, container, post, actor),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,6 +23,7 @@ from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
+from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.teams import form_id
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
@@ -213,14 +215,14 @@ async def rename(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            await projects.rename_project(
-                session, actor=actor, project_id=project_id, name=name, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
-    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=project_renamed")
+    return await change_then_redirect(
+        container,
+        lambda session: projects.rename_project(
+            session, actor=actor, project_id=project_id, name=name, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/projects/{project_id}?notice=project_renamed",
+        refused=_shown_again(request, container, post, actor, project_id),
+    )
 
 
 @router.post("/{project_id}/delete")
@@ -247,7 +249,7 @@ async def delete(
                 session, actor=actor, project_id=project_id, now=container.clock.now()
             )
     except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
+        return await show_refusal(_shown_again(request, container, post, actor, project_id), error)
     async with container.tenant_data.unit(tenant_id, write=True) as data:
         await cleanup.forget_project(data, project_id)
     return redirect(f"/app/t/{tenant_id}/projects?notice=project_deleted")
@@ -271,20 +273,20 @@ async def add_environment(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            await environments.create_environment(
-                session,
-                actor=actor,
-                plans=container.plans,
-                project_id=project_id,
-                name=name,
-                slug=None,
-                now=container.clock.now(),
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
-    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_added")
+    return await change_then_redirect(
+        container,
+        lambda session: environments.create_environment(
+            session,
+            actor=actor,
+            plans=container.plans,
+            project_id=project_id,
+            name=name,
+            slug=None,
+            now=container.clock.now(),
+        ),
+        done=f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_added",
+        refused=_shown_again(request, container, post, actor, project_id),
+    )
 
 
 @router.post("/{project_id}/environments/{environment_id}/rotate-key")
@@ -300,18 +302,18 @@ async def rotate_key(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    try:
-        async with container.db.transaction() as session:
-            await environments.rotate_client_key(
-                session,
-                actor=actor,
-                project_id=project_id,
-                environment_id=environment_id,
-                now=container.clock.now(),
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
-    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=key_rotated")
+    return await change_then_redirect(
+        container,
+        lambda session: environments.rotate_client_key(
+            session,
+            actor=actor,
+            project_id=project_id,
+            environment_id=environment_id,
+            now=container.clock.now(),
+        ),
+        done=f"/app/t/{tenant_id}/projects/{project_id}?notice=key_rotated",
+        refused=_shown_again(request, container, post, actor, project_id),
+    )
 
 
 @router.post("/{project_id}/environments/{environment_id}/delete")
@@ -337,7 +339,7 @@ async def delete_environment(
                 now=container.clock.now(),
             )
     except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
+        return await show_refusal(_shown_again(request, container, post, actor, project_id), error)
     async with container.tenant_data.unit(tenant_id, write=True) as data:
         await cleanup.forget_environment(data, environment_id)
     return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_deleted")
@@ -361,18 +363,14 @@ async def link_team(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            await projects.link_team(
-                session,
-                actor=actor,
-                project_id=project_id,
-                team_id=team_id,
-                now=container.clock.now(),
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
-    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=team_linked")
+    return await change_then_redirect(
+        container,
+        lambda session: projects.link_team(
+            session, actor=actor, project_id=project_id, team_id=team_id, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/projects/{project_id}?notice=team_linked",
+        refused=_shown_again(request, container, post, actor, project_id),
+    )
 
 
 @router.post("/{project_id}/teams/{team_id}/unlink")
@@ -388,29 +386,17 @@ async def unlink_team(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    try:
-        async with container.db.transaction() as session:
-            await projects.unlink_team(
-                session,
-                actor=actor,
-                project_id=project_id,
-                team_id=team_id,
-                now=container.clock.now(),
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, project_id, error)
-    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=team_unlinked")
-
-
-async def _refused(
-    request: Request,
-    container: Container,
-    post: Post,
-    actor: TenantActor,
-    project_id: uuid.UUID,
-    error: DomainError,
-) -> Response:
-    status, message = failure(error)
-    return await project_page(
-        request, container, post.visitor, actor, project_id, status=status, error=message
+    return await change_then_redirect(
+        container,
+        lambda session: projects.unlink_team(
+            session, actor=actor, project_id=project_id, team_id=team_id, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/projects/{project_id}?notice=team_unlinked",
+        refused=_shown_again(request, container, post, actor, project_id),
     )
+
+
+def _shown_again(
+    request: Request, container: Container, post: Post, actor: TenantActor, project_id: uuid.UUID
+) -> PageAgain:
+    return partial(project_page, request, container, post.visitor, actor, project_id)

@@ -7,6 +7,7 @@ refusal shows the domain's message on the page."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -20,6 +21,7 @@ from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
+from tenantry.transports.web.forms import PageAgain, change_then_redirect
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
@@ -127,18 +129,10 @@ async def team_page(
     )
 
 
-async def _refused(
-    request: Request,
-    container: Container,
-    post: Post,
-    actor: TenantActor,
-    team_id: uuid.UUID,
-    error: DomainError,
-) -> Response:
-    status, message = failure(error)
-    return await team_page(
-        request, container, post.visitor, actor, team_id, status=status, error=message
-    )
+def _shown_again(
+    request: Request, container: Container, post: Post, actor: TenantActor, team_id: uuid.UUID
+) -> PageAgain:
+    return partial(team_page, request, container, post.visitor, actor, team_id)
 
 
 @router.get("")
@@ -208,14 +202,14 @@ async def rename(
         return await team_page(
             request, container, post.visitor, actor, team_id, status=422, error=NAME_MESSAGE
         )
-    try:
-        async with container.db.transaction() as session:
-            await teams.rename_team(
-                session, actor=actor, team_id=team_id, name=name, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, team_id, error)
-    return redirect(f"/app/t/{tenant_id}/teams/{team_id}?notice=team_renamed")
+    return await change_then_redirect(
+        container,
+        lambda session: teams.rename_team(
+            session, actor=actor, team_id=team_id, name=name, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_renamed",
+        refused=_shown_again(request, container, post, actor, team_id),
+    )
 
 
 @router.post("/{team_id}/delete")
@@ -236,14 +230,14 @@ async def delete(
         return await team_page(
             request, container, post.visitor, actor, team_id, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            await teams.delete_team(
-                session, actor=actor, team_id=team_id, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, team_id, error)
-    return redirect(f"/app/t/{tenant_id}/teams?notice=team_deleted")
+    return await change_then_redirect(
+        container,
+        lambda session: teams.delete_team(
+            session, actor=actor, team_id=team_id, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/teams?notice=team_deleted",
+        refused=_shown_again(request, container, post, actor, team_id),
+    )
 
 
 @router.post("/{team_id}/members")
@@ -264,14 +258,14 @@ async def add_member(
         return await team_page(
             request, container, post.visitor, actor, team_id, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            await teams.add_team_member(
-                session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, team_id, error)
-    return redirect(f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_added")
+    return await change_then_redirect(
+        container,
+        lambda session: teams.add_team_member(
+            session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_added",
+        refused=_shown_again(request, container, post, actor, team_id),
+    )
 
 
 @router.post("/{team_id}/members/{user_id}/remove")
@@ -288,11 +282,11 @@ async def remove_member(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    try:
-        async with container.db.transaction() as session:
-            await teams.remove_team_member(
-                session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await _refused(request, container, post, actor, team_id, error)
-    return redirect(f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_removed")
+    return await change_then_redirect(
+        container,
+        lambda session: teams.remove_team_member(
+            session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
+        ),
+        done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_removed",
+        refused=_shown_again(request, container, post, actor, team_id),
+    )

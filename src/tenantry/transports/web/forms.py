@@ -1,0 +1,38 @@
+"""The web side of a state-changing form in a tenant: the change in one transaction, then
+post/redirect/get; a refusal from the domain shows the form's page again with the domain's
+message and status."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tenantry.bootstrap import Container
+from tenantry.errors import DomainError
+from tenantry.transports.web.entry import failure
+from tenantry.transports.web.render import redirect
+
+# The form's page, rendered again when called with `status=` and `error=`.
+PageAgain = Callable[..., Awaitable[Response]]
+
+
+async def change_then_redirect(
+    container: Container,
+    change: Callable[[AsyncSession], Awaitable[object]],
+    *,
+    done: str,
+    refused: PageAgain,
+) -> Response:
+    try:
+        async with container.db.transaction() as session:
+            await change(session)
+    except DomainError as error:
+        return await show_refusal(refused, error)
+    return redirect(done)
+
+
+async def show_refusal(page: PageAgain, error: DomainError) -> Response:
+    status, message = failure(error)
+    return await page(status=status, error=message)
