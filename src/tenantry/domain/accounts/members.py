@@ -18,7 +18,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.epoch import bump_access_epoch
-from tenantry.storage.models import Membership, Tenant, User
+from tenantry.storage.models import Membership, TeamMember, Tenant, User
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,23 @@ def member_not_found() -> NotFound:
 
 
 async def list_members(
-    session: AsyncSession, *, tenant_id: uuid.UUID, page: PageRequest
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    page: PageRequest,
+    outside_team: uuid.UUID | None = None,
 ) -> Page[MemberView]:
-    """The tenant's members in the order they joined."""
+    """The tenant's members in the order they joined; with `outside_team`, only those not in
+    that team (who can be added to it)."""
+    members = _members_of(tenant_id)
+    if outside_team is not None:
+        members = members.where(
+            ~select(TeamMember.user_id)
+            .where(TeamMember.team_id == outside_team, TeamMember.user_id == Membership.user_id)
+            .exists()
+        )
     statement = paginate(
-        _members_of(tenant_id).add_columns(Membership.id),
+        members.add_columns(Membership.id),
         page,
         created_at=Membership.created_at,
         row_id=Membership.id,

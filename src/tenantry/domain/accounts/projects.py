@@ -42,10 +42,22 @@ class ProjectView:
 
 
 async def list_projects(
-    session: AsyncSession, *, actor: TenantActor, page: PageRequest
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    page: PageRequest,
+    linked_to_team: uuid.UUID | None = None,
 ) -> Page[ProjectView]:
+    """The tenant's projects, oldest first; `linked_to_team` keeps the ones linked to it."""
+    projects = select(Project).where(Project.tenant_id == actor.tenant_id)
+    if linked_to_team is not None:
+        projects = projects.where(
+            select(ProjectTeam.project_id)
+            .where(ProjectTeam.team_id == linked_to_team, ProjectTeam.project_id == Project.id)
+            .exists()
+        )
     statement = paginate(
-        select(Project).where(Project.tenant_id == actor.tenant_id),
+        projects,
         page,
         created_at=Project.created_at,
         row_id=Project.id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Exists, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.roles import TenantActor
@@ -17,7 +17,7 @@ from tenantry.domain.audit import record_actor_audit
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Conflict, NotFound
-from tenantry.storage.models import Membership, Team, TeamMember, User
+from tenantry.storage.models import Membership, ProjectTeam, Team, TeamMember, User
 from tenantry.storage.tables import TEAM_MEMBERS
 from tenantry.storage.upsert import insert_on_conflict
 
@@ -56,16 +56,36 @@ _MEMBER_VIEW = (
 
 
 async def list_teams(
-    session: AsyncSession, *, actor: TenantActor, page: PageRequest
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    page: PageRequest,
+    linked_to: uuid.UUID | None = None,
+    not_linked_to: uuid.UUID | None = None,
 ) -> Page[TeamView]:
+    """The tenant's teams, oldest first; `linked_to` or `not_linked_to` a project keeps only
+    the teams that are (or are not) linked to it."""
+    teams = _TEAM_VIEW.where(Team.tenant_id == actor.tenant_id)
+    if linked_to is not None:
+        teams = teams.where(_linked_to(linked_to))
+    if not_linked_to is not None:
+        teams = teams.where(~_linked_to(not_linked_to))
     statement = paginate(
-        _TEAM_VIEW.where(Team.tenant_id == actor.tenant_id),
+        teams,
         page,
         created_at=Team.created_at,
         row_id=Team.id,
     )
     views = [TeamView(*row) for row in await session.execute(statement)]
     return make_page(views, page, key=lambda team: (team.created_at, team.id))
+
+
+def _linked_to(project_id: uuid.UUID) -> Exists:
+    return (
+        select(ProjectTeam.team_id)
+        .where(ProjectTeam.project_id == project_id, ProjectTeam.team_id == Team.id)
+        .exists()
+    )
 
 
 async def get_team_or_raise(

@@ -7,13 +7,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.members import list_members
-from tenantry.domain.pagination import PageRequest
 from tenantry.domain.provider.admin_details import TenantDetails
 from tenantry.domain.provider.admin_search import TenantQuery, search_tenants, search_users
 from tenantry.domain.provider.admin_tenants import NewTenant, TenantChanges
@@ -22,6 +21,7 @@ from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.entry import failure, normalized_email, safe_next
+from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import (
     SESSION_COOKIE,
@@ -35,7 +35,6 @@ from tenantry.transports.web.visitors import (
 
 router = APIRouter(prefix="/admin", route_class=WebRoute, include_in_schema=False)
 LISTED = 50
-MEMBERS_LISTED = 100
 TEXT_LIMIT = 200
 REASON_LIMIT = 500
 STATUSES = ("active", "disabled", "provisioning")
@@ -106,32 +105,10 @@ async def tenants(request: Request, container: ContainerDep, visitor: AdminDep) 
         status=_choice(params.get("status"), STATUSES),
         plan=_choice(params.get("plan"), plan_ids),
     )
-    cursor = params.get("cursor", "")[:TEXT_LIMIT] or None
-    try:
-        async with container.db.read() as session:
-            found = await search_tenants(
-                session, query=query, page=PageRequest(limit=LISTED, cursor=cursor)
-            )
-    except DomainError as error:
-        status, message = failure(error)
-        return await _page(
-            request,
-            container,
-            visitor,
-            "admin_tenants.html",
-            status=status,
-            title="Tenants",
-            query=query,
-            plans=plan_ids,
-            statuses=STATUSES,
-            items=[],
-            next_url=None,
-            error=message,
+    async with container.db.read() as session:
+        found = await search_tenants(
+            session, query=query, page=requested_page(request, "cursor", limit=LISTED)
         )
-    next_url = None
-    if found.next_cursor is not None:
-        kept = {k: v for k, v in vars(query).items() if v}
-        next_url = "/admin?" + urlencode({**kept, "cursor": found.next_cursor})
     return await _page(
         request,
         container,
@@ -142,7 +119,7 @@ async def tenants(request: Request, container: ContainerDep, visitor: AdminDep) 
         plans=plan_ids,
         statuses=STATUSES,
         items=found.items,
-        next_url=next_url,
+        pages=page_links(request, "/admin", "cursor", found),
     )
 
 
@@ -221,7 +198,7 @@ async def _details_page(
         )
     async with container.db.read() as session:
         members = await list_members(
-            session, tenant_id=tenant_id, page=PageRequest(limit=MEMBERS_LISTED, cursor=None)
+            session, tenant_id=tenant_id, page=requested_page(request, "members")
         )
     plans = [plan.id for plan in container.plans.all()]
     return await _page(
@@ -233,7 +210,7 @@ async def _details_page(
         title=details.name,
         tenant=details,
         members=members.items,
-        more_members=members.next_cursor is not None,
+        member_pages=page_links(request, f"/admin/tenants/{tenant_id}", "members", members),
         plans=plans,
         **context,
     )
@@ -302,30 +279,19 @@ async def enable(
 async def users(request: Request, container: ContainerDep, visitor: AdminDep) -> Response:
     """Users whose email or name contains `q`, a page at a time."""
     q = request.query_params.get("q", "")[:TEXT_LIMIT]
-    cursor = request.query_params.get("cursor", "")[:TEXT_LIMIT] or None
-    context: dict[str, Any] = {"items": [], "next_url": None}
-    status = 200
-    try:
-        async with container.db.read() as session:
-            found = await search_users(
-                session, q=q or None, page=PageRequest(limit=LISTED, cursor=cursor)
-            )
-    except DomainError as error:
-        status, context["error"] = failure(error)
-    else:
-        context["items"] = found.items
-        if found.next_cursor is not None:
-            kept = {"q": q} if q else {}
-            context["next_url"] = "/admin/users?" + urlencode({**kept, "cursor": found.next_cursor})
+    async with container.db.read() as session:
+        found = await search_users(
+            session, q=q or None, page=requested_page(request, "cursor", limit=LISTED)
+        )
     return await _page(
         request,
         container,
         visitor,
         "admin_users.html",
-        status=status,
         title="Users",
         q=q,
-        **context,
+        items=found.items,
+        pages=page_links(request, "/admin/users", "cursor", found),
     )
 
 

@@ -17,17 +17,16 @@ from tenantry.bootstrap import Container
 from tenantry.domain.accounts.invitations import InvitationView, list_invitations
 from tenantry.domain.accounts.members import change_role, list_members, remove_member
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, outranks_or_equals
-from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import EMAIL_LIMIT, failure, normalized_email
 from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
+from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
 router = APIRouter(prefix="/app/t/{tenant_id}", route_class=WebRoute, include_in_schema=False)
-LISTED = 100
 MAX_INVITEES = 20
 ROLES = sorted(ROLE_RANK, key=ROLE_RANK.__getitem__, reverse=True)
 SEPARATORS = re.compile(r"[\s,;]+")
@@ -53,18 +52,19 @@ async def people_page(
     admin = outranks_or_equals(actor.role, "admin")
     async with container.db.read() as session:
         members = await list_members(
-            session, tenant_id=actor.tenant_id, page=PageRequest(limit=LISTED, cursor=None)
+            session, tenant_id=actor.tenant_id, page=requested_page(request, "members")
         )
         invitations = (
             await list_invitations(
                 session,
                 actor=actor,
-                page=PageRequest(limit=LISTED, cursor=None),
+                page=requested_page(request, "invitations"),
                 now=container.clock.now(),
             )
             if admin
             else None
         )
+    path = f"/app/t/{actor.tenant_id}/members"
     return await app_page(
         request,
         container,
@@ -78,9 +78,9 @@ async def people_page(
         admin=admin,
         roles=[r for r in ROLES if r != "owner" or actor.role == "owner"],
         members=members.items,
-        more_members=members.next_cursor is not None,
+        member_pages=page_links(request, path, "members", members),
         invitations=invitations.items if invitations else [],
-        more_invitations=invitations is not None and invitations.next_cursor is not None,
+        invitation_pages=invitations and page_links(request, path, "invitations", invitations),
         **context,
     )
 

@@ -18,12 +18,12 @@ from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments, projects, teams
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.domain.data import cleanup
-from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
+from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.teams import form_id
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
@@ -31,7 +31,6 @@ from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep,
 router = APIRouter(
     prefix="/app/t/{tenant_id}/projects", route_class=WebRoute, include_in_schema=False
 )
-LISTED = 100
 PROJECT_NAME_LIMIT = 200
 ENVIRONMENT_NAME_LIMIT = 100
 
@@ -70,7 +69,7 @@ async def projects_page(
     tenant = await container.tenant_views.get(actor.tenant_id)
     async with container.db.read() as session:
         found = await projects.list_projects(
-            session, actor=actor, page=PageRequest(limit=LISTED, cursor=None)
+            session, actor=actor, page=requested_page(request, "after")
         )
     return await app_page(
         request,
@@ -82,7 +81,7 @@ async def projects_page(
         title=f"Projects · {tenant.name}",
         tenant=tenant,
         projects=found.items,
-        more_projects=found.next_cursor is not None,
+        project_pages=page_links(request, f"/app/t/{actor.tenant_id}/projects", "after", found),
         **_rights(actor),
         **context,
     )
@@ -109,15 +108,22 @@ async def project_page(
                 session,
                 actor=actor,
                 project_id=project_id,
-                page=PageRequest(limit=LISTED, cursor=None),
+                page=requested_page(request, "environments"),
             )
-            tenant_teams = await teams.list_teams(
-                session, actor=actor, page=PageRequest(limit=LISTED, cursor=None)
+            linked = await teams.list_teams(
+                session, actor=actor, page=requested_page(request, "teams"), linked_to=project_id
+            )
+            others = await teams.list_teams(
+                session,
+                actor=actor,
+                page=requested_page(request, "other_teams"),
+                not_linked_to=project_id,
             )
     except DomainError as error:
         code, message = failure(error)
         return await projects_page(request, container, visitor, actor, status=code, error=message)
     public_url = container.settings.public_url
+    path = f"/app/t/{actor.tenant_id}/projects/{project_id}"
     items = [
         EnvironmentItem(
             env.id,
@@ -139,8 +145,11 @@ async def project_page(
         tenant=tenant,
         project=project,
         environments=items,
-        linked_teams=[t for t in tenant_teams.items if t.id in project.team_ids],
-        other_teams=[t for t in tenant_teams.items if t.id not in project.team_ids],
+        environment_pages=page_links(request, path, "environments", found),
+        linked_teams=linked.items,
+        linked_team_pages=page_links(request, path, "teams", linked),
+        other_teams=others.items,
+        other_team_pages=page_links(request, path, "other_teams", others),
         **_rights(actor),
         **context,
     )

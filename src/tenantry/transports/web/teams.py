@@ -16,17 +16,16 @@ from tenantry.bootstrap import Container
 from tenantry.domain.accounts import projects, teams
 from tenantry.domain.accounts.members import list_members
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
-from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect
+from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
 router = APIRouter(prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False)
-LISTED = 100
 TEAM_NAME_LIMIT = 200
 NAME_MESSAGE = f"Enter a team name of 1 to {TEAM_NAME_LIMIT} characters."
 
@@ -56,9 +55,7 @@ async def teams_page(
     """The tenant's teams with their member counts, as of now."""
     tenant = await container.tenant_views.get(actor.tenant_id)
     async with container.db.read() as session:
-        found = await teams.list_teams(
-            session, actor=actor, page=PageRequest(limit=LISTED, cursor=None)
-        )
+        found = await teams.list_teams(session, actor=actor, page=requested_page(request, "after"))
     return await app_page(
         request,
         container,
@@ -69,7 +66,7 @@ async def teams_page(
         title=f"Teams · {tenant.name}",
         tenant=tenant,
         teams=found.items,
-        more_teams=found.next_cursor is not None,
+        team_pages=page_links(request, f"/app/t/{actor.tenant_id}/teams", "after", found),
         admin=outranks_or_equals(actor.role, "admin"),
         **context,
     )
@@ -89,25 +86,36 @@ async def team_page(
     absence is the teams page with a 404."""
     tenant = await container.tenant_views.get(actor.tenant_id)
     admin = outranks_or_equals(actor.role, "admin")
-    everyone = PageRequest(limit=LISTED, cursor=None)
     try:
         async with container.db.read() as session:
             team = await teams.get_team_or_raise(session, actor=actor, team_id=team_id)
-            found = await projects.list_projects(session, actor=actor, page=everyone)
+            linked = await projects.list_projects(
+                session,
+                actor=actor,
+                page=requested_page(request, "projects"),
+                linked_to_team=team_id,
+            )
             members = (
-                await teams.list_team_members(session, actor=actor, team_id=team_id, page=everyone)
+                await teams.list_team_members(
+                    session, actor=actor, team_id=team_id, page=requested_page(request, "members")
+                )
                 if admin
                 else None
             )
-            tenant_members = (
-                await list_members(session, tenant_id=actor.tenant_id, page=everyone)
+            candidates = (
+                await list_members(
+                    session,
+                    tenant_id=actor.tenant_id,
+                    page=requested_page(request, "candidates"),
+                    outside_team=team_id,
+                )
                 if admin
                 else None
             )
     except DomainError as error:
         code, message = failure(error)
         return await teams_page(request, container, visitor, actor, status=code, error=message)
-    in_team = {member.user_id for member in members.items} if members else set()
+    path = f"/app/t/{actor.tenant_id}/teams/{team_id}"
     return await app_page(
         request,
         container,
@@ -119,12 +127,12 @@ async def team_page(
         tenant=tenant,
         team=team,
         admin=admin,
-        linked_projects=[p for p in found.items if team.id in p.team_ids],
+        linked_projects=linked.items,
+        project_pages=page_links(request, path, "projects", linked),
         members=members.items if members else [],
-        more_members=members is not None and members.next_cursor is not None,
-        candidates=[
-            m for m in (tenant_members.items if tenant_members else []) if m.user_id not in in_team
-        ],
+        member_pages=members and page_links(request, path, "members", members),
+        candidates=candidates.items if candidates else [],
+        candidate_pages=candidates and page_links(request, path, "candidates", candidates),
         **context,
     )
 
