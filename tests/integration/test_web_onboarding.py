@@ -2,8 +2,9 @@
 account's first code confirmation lands on it; the snippet is copied, company details go into
 the tenant profile (invalid ones are refused with a clear message), a teammate is invited (the
 mail arrives), a first project is created, and the dashboard's checklist shows every step done.
-Another owner skips every step and finds them skipped after signing in again; a viewer sees no
-wizard or checklist and a forged post is refused. Screenshots: docs/screenshots/onboarding-*."""
+Another owner skips every step and finds them skipped after signing in again; a third starts
+an experiment instead of a project and finds it on the project page; a viewer sees no wizard or
+checklist and a forged post is refused. Screenshots: docs/screenshots/onboarding-*."""
 
 from __future__ import annotations
 
@@ -213,10 +214,50 @@ async def forged_posts(base: str, cookie: str, csrf: str, org: str) -> None:
     refused; nothing changes."""
     wizard = f"/app/t/{org}/onboarding"
     async with httpx.AsyncClient(base_url=base, cookies={SESSION: cookie}) as http:
-        for path in (f"{wizard}/company", f"{wizard}/project", f"{wizard}/snippet/skip"):
+        paths = ("company", "project", "experiment", "snippet/skip")
+        for path in (f"{wizard}/{step}" for step in paths):
             form = {"csrf_token": csrf, "company_name": "Evil", "name": "Evil"}
             answer = await http.post(path, data=form)
             assert answer.status_code == 403, path
             assert "This needs the admin role or higher in this tenant." in answer.text
         forged = await http.post(f"{wizard}/company", data={"company_name": "Evil"})
         assert forged.status_code == 403 and "Request refused" in forged.text
+
+
+async def test_the_last_step_can_start_an_experiment(settings: Settings, mailbox: Mailbox) -> None:
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            owner = await register(api, mailbox, "esme@example.com", name="Esme")
+            tenant = owner.tenant_id
+            [project] = (await api.get("/v1/projects", headers=owner.headers())).json()["items"]
+            async with chromium() as browser:
+                page = await (await browser.new_context()).new_page()
+                await password_sign_in(page, base, owner.email, owner.password)
+                await page.goto(f"{base}/app/t/{tenant}/onboarding?step=project")
+                await page.get_by_role("heading", name="Or start an experiment").wait_for()
+                await page.get_by_role("button", name="Create experiment").click()
+                assert await page.get_by_label("Experiment name").evaluate("e => !e.validity.valid")
+                await page.get_by_label("Project", exact=True).select_option(
+                    label="My first project"
+                )
+                await page.get_by_label("Experiment name").fill("Green checkout button")
+                await page.get_by_label("Description").fill("Does green sell more?")
+                await screenshot(page, "onboarding-experiment")
+                await page.get_by_role("button", name="Create experiment").click()
+                await page.wait_for_url(re.compile(rf".*/app/t/{tenant}/onboarding\?step=snippet$"))
+                assert (await states(page, ".wizard-steps"))["project"] == "done"
+
+                path = f"/v1/projects/{project['id']}/experiments"
+                listed = (await api.get(path, headers=owner.headers())).json()["items"]
+                assert [(e["name"], e["description"], e["live_in"]) for e in listed] == [
+                    ("Green checkout button", "Does green sell more?", [])
+                ]
+                # the same name again is the domain's conflict, shown on the step
+                await page.goto(f"{base}/app/t/{tenant}/onboarding?step=project")
+                await page.get_by_label("Experiment name").fill("Green checkout button")
+                await page.get_by_role("button", name="Create experiment").click()
+                await page.get_by_role("alert").filter(has_text="already").wait_for()
+                await page.goto(f"{base}/app/t/{tenant}/projects/{project['id']}")
+                row = page.get_by_role("row").filter(has_text="Green checkout button")
+                assert "nowhere yet" in await row.inner_text()
+                await screenshot(page, "project-experiments")

@@ -33,7 +33,7 @@ STEP_TITLES = {
     "snippet": "Install the script",
     "company": "Company details",
     "invite": "Invite teammates",
-    "project": "Create a project",
+    "project": "Create a project or experiment",
 }
 NAME_LIMIT = 200
 

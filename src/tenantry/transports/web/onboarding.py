@@ -1,8 +1,9 @@
 """The onboarding wizard (SPEC §11) at `/app/t/{id}/onboarding`: (1) copy the script snippet
 of the first project's development environment, (2) company details into the tenant profile,
-(3) invite teammates, (4) create a first project. Every step can be skipped; the progress is
-kept per tenant (`domain.accounts.onboarding_progress`). Admins and owners only: the posts run
-the services of `PATCH /v1/tenant`, `POST /v1/invitations` and `POST /v1/projects`."""
+(3) invite teammates, (4) create a first project, or a first experiment in a project. Every
+step can be skipped; the progress is kept per tenant (`domain.accounts.onboarding_progress`).
+Admins and owners only: the posts run the services of `PATCH /v1/tenant`, `POST
+/v1/invitations`, `POST /v1/projects` and `POST /v1/projects/{id}/experiments`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments, onboarding_progress, projects
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import read_tenant, update_tenant
+from tenantry.domain.data import experiments
 from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
@@ -25,12 +27,16 @@ from tenantry.transports.web.entry import failure
 from tenantry.transports.web.people import invitation_form, invite_all
 from tenantry.transports.web.projects import PROJECT_NAME_LIMIT
 from tenantry.transports.web.render import WebRoute, redirect
-from tenantry.transports.web.visitors import PostDep, Visitor, VisitorDep, field
+from tenantry.transports.web.visitors import PostDep, Visitor, VisitorDep, field, form_id
 
 router = APIRouter(
     prefix="/app/t/{tenant_id}/onboarding", route_class=WebRoute, include_in_schema=False
 )
 INVITE_ROLES = ["admin", "editor", "viewer"]
+# The projects a first experiment can go in: a tenant on its first steps has a handful.
+PROJECTS_OFFERED = 100
+EXPERIMENT_NAME_LIMIT = 200
+DESCRIPTION_LIMIT = 2000
 FIELD_NAMES = {
     "company_name": "Company name",
     "employee_count": "Employee count",
@@ -80,6 +86,12 @@ async def wizard_page(
     if step not in onboarding_progress.STEPS:
         step = onboarding_progress.first_open(states)
     snippet = await _snippet(container, actor) if step == "snippet" else None
+    if step == "project":
+        async with container.db.read() as session:
+            listed = await projects.list_projects(
+                session, actor=actor, page=PageRequest(limit=PROJECTS_OFFERED)
+            )
+        context.setdefault("project_choices", listed.items)
     values = context.pop("values", None) or {
         name: "" if profile.get(name) is None else str(profile[name]) for name in FIELD_NAMES
     }
@@ -290,6 +302,46 @@ async def project(
             await projects.create_project(
                 session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
             )
+    except DomainError as error:
+        code, message = failure(error)
+        return await wizard_page(
+            request, container, post.visitor, actor, "project", status=code, error=message
+        )
+    return await _advance(container, actor, "project", "done")
+
+
+@router.post("/experiment")
+async def experiment(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
+) -> Response:
+    """An experiment in one of the tenant's projects (as `POST /v1/projects/{id}/experiments`),
+    live nowhere until it is deployed; it completes the last step as a project does."""
+    actor = await _admin(request, container, post.visitor, tenant_id)
+    if isinstance(actor, Response):
+        return actor
+    project_id = form_id(post, "project_id")
+    name = field(post.form, "name", limit=EXPERIMENT_NAME_LIMIT + 1).strip()
+    description = field(post.form, "description", limit=DESCRIPTION_LIMIT + 1).strip()
+    problem = None
+    if project_id is None:
+        problem = "Choose the project the experiment belongs to."
+    elif not 0 < len(name) <= EXPERIMENT_NAME_LIMIT:
+        problem = f"Enter an experiment name of 1 to {EXPERIMENT_NAME_LIMIT} characters."
+    elif len(description) > DESCRIPTION_LIMIT:
+        problem = f"Keep the description under {DESCRIPTION_LIMIT} characters."
+    if problem is not None or project_id is None:
+        return await wizard_page(
+            request, container, post.visitor, actor, "project", status=422, error=problem
+        )
+    try:
+        await experiments.create_experiment(
+            experiments.Stores(db=container.db, data=container.tenant_data),
+            actor=actor,
+            project_id=project_id,
+            name=name,
+            description=description,
+            now=container.clock.now(),
+        )
     except DomainError as error:
         code, message = failure(error)
         return await wizard_page(

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments, projects, teams
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
-from tenantry.domain.data import cleanup
+from tenantry.domain.data import cleanup, experiments
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page, tenant_actor
@@ -25,8 +25,7 @@ from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
-from tenantry.transports.web.teams import form_id
-from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
+from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
 
 router = APIRouter(
     prefix="/app/t/{tenant_id}/projects", route_class=WebRoute, include_in_schema=False
@@ -119,6 +118,12 @@ async def project_page(
                 page=requested_page(request, "other_teams"),
                 not_linked_to=project_id,
             )
+        tried = await experiments.list_experiments(
+            experiments.Stores(db=container.db, data=container.tenant_data),
+            actor=actor,
+            project_id=project_id,
+            page=requested_page(request, "experiments"),
+        )
     except DomainError as error:
         code, message = failure(error)
         return await projects_page(request, container, visitor, actor, status=code, error=message)
@@ -146,6 +151,8 @@ async def project_page(
         project=project,
         environments=items,
         environment_pages=page_links(request, path, "environments", found),
+        experiments=tried.items,
+        experiment_pages=page_links(request, path, "experiments", tried),
         linked_teams=linked.items,
         linked_team_pages=page_links(request, path, "teams", linked),
         other_teams=others.items,

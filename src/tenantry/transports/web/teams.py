@@ -23,7 +23,7 @@ from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
-from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
+from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
 
 router = APIRouter(prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False)
 TEAM_NAME_LIMIT = 200
@@ -33,14 +33,6 @@ NAME_MESSAGE = f"Enter a team name of 1 to {TEAM_NAME_LIMIT} characters."
 def _name(post: Post) -> str | None:
     name = field(post.form, "name", limit=TEAM_NAME_LIMIT + 1).strip()
     return name if 0 < len(name) <= TEAM_NAME_LIMIT else None
-
-
-def form_id(post: Post, name: str) -> uuid.UUID | None:
-    """The id a select posted, or None when it is missing or malformed."""
-    try:
-        return uuid.UUID(field(post.form, name, limit=40))
-    except ValueError:
-        return None
 
 
 async def teams_page(

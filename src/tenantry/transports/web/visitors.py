@@ -5,6 +5,7 @@ CSRF checks of form posts, and the cookies themselves. The session logic is the 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -108,6 +109,14 @@ async def _form(request: Request) -> FormData:
 def field(form: FormData, name: str, *, limit: int = 4096) -> str:
     value = form.get(name)
     return value[:limit] if isinstance(value, str) else ""
+
+
+def form_id(post: Post, name: str) -> uuid.UUID | None:
+    """The id a select posted, or None when it is missing or malformed."""
+    try:
+        return uuid.UUID(field(post.form, name, limit=40))
+    except ValueError:
+        return None
 
 
 async def entry_form(request: Request, container: ContainerDep) -> FormData:
