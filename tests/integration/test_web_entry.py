@@ -1,6 +1,7 @@
 """The web entry flow and app shell in headless Debian chromium against a real server
 (SPEC §11): continue with email, sign up with a mailed code, set a password, sign out and in,
-the generic wrong-password error, the same next page for unknown addresses, forgot/reset,
+the generic wrong-password error, the same next page for unknown addresses, forgot/reset (which
+keep where the visitor was going),
 session fixation, cookie flags and CSP, switching tenants, an evicted member losing access on
 the next page, and CSRF-less or cross-site form posts refused. Every page visited is saved
 to docs/screenshots/."""
@@ -112,6 +113,39 @@ async def test_sign_up_with_a_code_then_password_fixation_and_reset(
             await page.get_by_role("button", name="Set the new password").click()
             await page.get_by_text("Your password is reset.").wait_for()
             await password_sign_in(page, base, NINA, NINA_RESET)
+
+
+async def test_a_password_reset_keeps_where_the_visitor_was_going(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            owner = await register(api, mailbox, "rita@example.com", name="Rita")
+        async with chromium() as browser:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{base}/app/account")
+            await page.wait_for_url(f"{base}/login?next=%2Fapp%2Faccount")
+            await page.get_by_label("Email address").fill(owner.email)
+            await page.get_by_role("button", name="Continue").click()
+            await page.get_by_role("link", name="Forgot your password?").click()
+            await page.wait_for_url(re.compile(r".*/login/forgot\?email=.*&next=/app/account$"))
+            mailed = len(mailbox.messages(owner.email))
+            await page.get_by_role("button", name="Email me a reset code").click()
+            code = await mailbox.code_for(owner.email, count=mailed + 1)
+            await page.get_by_label("Code").fill(code)
+            await page.get_by_label("New password").fill(NINA_RESET)
+            await page.get_by_role("button", name="Set the new password").click()
+            await page.get_by_text("Your password is reset.").wait_for()
+            assert page.url.endswith("/login?notice=password_reset&next=%2Fapp%2Faccount")
+            await page.get_by_label("Email address").fill(owner.email)
+            await page.get_by_role("button", name="Continue").click()
+            await page.get_by_label("Password", exact=True).fill(NINA_RESET)
+            await page.get_by_role("button", name="Sign in", exact=True).click()
+            await page.wait_for_url(f"{base}/app/account")
+
+            # a crafted next never leaves the site, on the reset path too
+            await page.goto(f"{base}/login/forgot?next=//evil.example/")
+            assert not await page.locator("input[name=next]").count()
 
 
 async def test_switching_tenants_eviction_and_refused_forms(

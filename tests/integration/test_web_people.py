@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tenantry.settings import Settings
-from tenantry.transports.web.entry import safe_next
+from tenantry.transports.web.destinations import safe_next
 from tests.support.api import create_organization, mailed_invitation_token, register
 from tests.support.browser import chromium, password_sign_in, screenshot, session_cookie
 from tests.support.mailbox import Mailbox

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
@@ -20,15 +19,15 @@ from tenantry.domain.provider.admins import is_platform_admin
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.app_pages import app_page
-from tenantry.transports.web.entry import failure, normalized_email, safe_next
+from tenantry.transports.web.destinations import back_here
+from tenantry.transports.web.entry import failure, normalized_email
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import (
-    SESSION_COOKIE,
     Post,
+    SignInRequired,
     Visitor,
     checked_post,
-    clear_session_cookie,
     field,
     resolve_visitor,
 )
@@ -38,13 +37,6 @@ LISTED = 50
 TEXT_LIMIT = 200
 REASON_LIMIT = 500
 STATUSES = ("active", "disabled", "provisioning")
-
-
-class AdminSignInRequired(Exception):
-    """No valid session on an admin page: sign in, then come back."""
-
-    def __init__(self, back_to: str) -> None:
-        self.back_to = back_to
 
 
 class NotPlatformAdmin(Exception):
@@ -58,8 +50,7 @@ async def platform_admin(request: Request, container: ContainerDep) -> Visitor:
     """The visitor, if a platform admin now (the flag re-read on this request)."""
     visitor = await resolve_visitor(request, container)
     if visitor is None:
-        query = f"?{request.url.query}" if request.url.query else ""
-        raise AdminSignInRequired(safe_next(request.url.path + query))
+        raise SignInRequired(back_here(request))
     async with container.db.read() as session:
         if await is_platform_admin(session, visitor.principal.user_id):
             return visitor
@@ -295,15 +286,6 @@ async def users(request: Request, container: ContainerDep, visitor: AdminDep) ->
     )
 
 
-async def _sign_in_first(request: Request, error: Exception) -> Response:
-    assert isinstance(error, AdminSignInRequired)
-    container: Container = request.app.state.container
-    response = redirect(f"/login?next={quote(error.back_to, safe='/')}")
-    if SESSION_COOKIE in request.cookies:
-        clear_session_cookie(response, container)
-    return response
-
-
 async def _forbidden(request: Request, error: Exception) -> Response:
     assert isinstance(error, NotPlatformAdmin)
     container: Container = request.app.state.container
@@ -320,5 +302,4 @@ async def _forbidden(request: Request, error: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Mount the console on an app that serves the admin routes, with its two refusals."""
     app.include_router(router)
-    app.add_exception_handler(AdminSignInRequired, _sign_in_first)
     app.add_exception_handler(NotPlatformAdmin, _forbidden)

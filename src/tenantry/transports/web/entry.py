@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Request, Response
@@ -18,6 +17,7 @@ from tenantry.domain.identity.deps import TokenPair, email_key
 from tenantry.errors import DomainError, PermissionDenied, Throttled
 from tenantry.transports.rest.deps import ClientDep, ContainerDep
 from tenantry.transports.rest.problems import status_for
+from tenantry.transports.web.destinations import HOME, NEXT_LIMIT, login_url, safe_next
 from tenantry.transports.web.render import WebRoute, page, redirect
 from tenantry.transports.web.visitors import (
     CSRF_FIELD,
@@ -35,19 +35,6 @@ from tenantry.transports.web.visitors import (
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 EMAIL_LIMIT = 320
 CODE_LIMIT = 32
-NEXT_LIMIT = 2048
-HOME = "/app"
-
-
-def safe_next(raw: str) -> str:
-    """Where to go after signing in: a path on this site only (`/...`), never another host
-    (`//host`, `/\\host`, a scheme), so a crafted link cannot send a visitor away."""
-    if not raw.startswith("/") or raw.startswith("//") or len(raw) > NEXT_LIMIT:
-        return HOME
-    if "\\" in raw or any(ord(char) < 33 or ord(char) == 127 for char in raw):
-        return HOME
-    parts = urlsplit(raw)
-    return HOME if parts.scheme or parts.netloc else raw
 
 
 def next_of(form: FormData) -> str:
@@ -225,16 +212,26 @@ async def confirm_code(
 @router.get("/login/forgot")
 async def forgot_page(request: Request, container: ContainerDep) -> Response:
     email = request.query_params.get("email", "")[:EMAIL_LIMIT]
-    return entry_page(request, container, "forgot.html", title="Reset your password", email=email)
+    to = safe_next(request.query_params.get("next", ""))
+    return entry_page(
+        request, container, "forgot.html", title="Reset your password", email=email, next=to
+    )
 
 
 @router.post("/login/forgot")
 async def forgot(request: Request, container: ContainerDep, form: EntryForm) -> Response:
     email = field(form, "email", limit=EMAIL_LIMIT).strip()
     if not email:
-        return redirect("/login/forgot")
+        return redirect(login_url("/login/forgot", next_of(form)))
     await container.recovery.forgot_password(email=email)
-    return entry_page(request, container, "reset.html", title="Choose a new password", email=email)
+    return entry_page(
+        request,
+        container,
+        "reset.html",
+        title="Choose a new password",
+        email=email,
+        next=next_of(form),
+    )
 
 
 @router.post("/login/reset")
@@ -255,9 +252,10 @@ async def reset(request: Request, container: ContainerDep, form: EntryForm) -> R
             status=status,
             title="Choose a new password",
             email=email,
+            next=next_of(form),
             error=message,
         )
-    return redirect("/login?notice=password_reset")
+    return redirect(login_url("/login", next_of(form), notice="password_reset"))
 
 
 @router.post("/logout")
@@ -273,7 +271,6 @@ async def sign_out(request: Request, container: ContainerDep) -> Response:
             return page(request, "rejected.html", status=403, title="Request refused")
         await container.web_sessions.close(visitor.token)
     to = safe_next(request.query_params.get("next", ""))
-    carried = f"&next={quote(to, safe='')}" if to != HOME else ""
-    response = redirect(f"/login?notice=signed_out{carried}")
+    response = redirect(login_url("/login", to, notice="signed_out"))
     clear_session_cookie(response, container)
     return response

@@ -18,6 +18,7 @@ from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.web_sessions import WebIdentity
 from tenantry.errors import Unauthenticated
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.web.destinations import back_here, login_url
 from tenantry.transports.web.render import page, redirect
 
 SESSION_COOKIE = "tenantry_session"
@@ -27,7 +28,10 @@ CROSS_SITE_OK = frozenset({"same-origin", "none"})
 
 
 class SignInRequired(Exception):
-    """No valid session: the visitor goes to the sign-in page."""
+    """No valid session: the visitor goes to the sign-in page, then back to `back_to`."""
+
+    def __init__(self, back_to: str) -> None:
+        self.back_to = back_to
 
 
 class CsrfRejected(Exception):
@@ -157,7 +161,7 @@ async def resolve_visitor(request: Request, container: Container) -> Visitor | N
 async def signed_in(request: Request, container: ContainerDep) -> Visitor:
     visitor = await resolve_visitor(request, container)
     if visitor is None:
-        raise SignInRequired
+        raise SignInRequired(back_here(request))
     return visitor
 
 
@@ -183,10 +187,12 @@ async def checked_post(request: Request, container: ContainerDep, visitor: Visit
 PostDep = Annotated[Post, Depends(checked_post)]
 
 
-async def _sign_in_required(request: Request, _error: Exception) -> Response:
+async def _sign_in_required(request: Request, error: Exception) -> Response:
+    assert isinstance(error, SignInRequired)
     container: Container = request.app.state.container
     had_cookie = SESSION_COOKIE in request.cookies
-    response = redirect("/login?notice=session_ended" if had_cookie else "/login")
+    notice = "session_ended" if had_cookie else ""
+    response = redirect(login_url("/login", error.back_to, notice=notice))
     if had_cookie:
         clear_session_cookie(response, container)
     return response
