@@ -1,13 +1,20 @@
 """The platform admin console in headless Debian chromium against a real server (SPEC §8,
 §11): an admin searches tenants, creates one for an owner's email, changes its plan (a pool to
 silo move inside the request) and disables it, and the owner's next page shows the notice;
-enabling lets them back in. Also: non-admins get 403, the sign-in redirect keeps `next`,
-CSRF-less posts are refused, and the console is absent where the admin routes are served
-apart. Screenshots go to docs/screenshots/admin-*.png."""
+enabling lets them back in. The admin renames a tenant, overrides its features and edits
+its metadata (each checked through the admin API), sees a plan change refused while a data
+move is under way (409) and pages through many tenants. Also: non-admins get 403, the sign-in
+redirect keeps `next`, CSRF-less posts are refused, and the console is absent where the admin
+routes are served apart. Screenshots go to docs/screenshots/admin-*.png."""
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +22,9 @@ import pytest
 from tenantry.bootstrap import Container
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.settings import Settings
+from tenantry.storage.models import StoreMove, Tenant
 from tenantry.transports.rest.app import create_app
-from tests.support.api import register
+from tests.support.api import bearer, register, sign_in
 from tests.support.browser import chromium, password_sign_in, screenshot, session_cookie
 from tests.support.mailbox import Mailbox
 from tests.support.server import running_server
@@ -28,14 +36,21 @@ MIA = "mia@example.com"
 TENANT_URL = re.compile(r".*/admin/tenants/([0-9a-f-]{36})\?notice=admin_tenant_created$")
 
 
-async def make_operator(settings: Settings) -> None:
-    """A platform admin, made the way `tenantry admin create` makes one."""
+@asynccontextmanager
+async def beside_the_server(settings: Settings) -> AsyncIterator[Container]:
+    """The services on the running server's database, without its background workers."""
     container = Container(settings)
     await container.start(migrate=False, workers=False)
     try:
-        await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
+        yield container
     finally:
         await container.stop()
+
+
+async def make_operator(settings: Settings) -> None:
+    """A platform admin, made the way `tenantry admin create` makes one."""
+    async with beside_the_server(settings) as container:
+        await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
 
 
 async def test_admin_creates_changes_disables_and_enables_a_tenant(
@@ -122,6 +137,123 @@ async def test_admin_creates_changes_disables_and_enables_a_tenant(
                 assert refused is not None and refused.status == 403
                 await mia_page.get_by_role("heading", name="Platform admins only").wait_for()
                 await screenshot(mia_page, "admin-forbidden")
+
+
+async def test_admin_edits_name_features_and_metadata(settings: Settings, mailbox: Mailbox) -> None:
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            mia = await register(api, mailbox, MIA, name="Mia")
+            await make_operator(settings)
+            operator = bearer((await sign_in(api, OPERATOR, OPERATOR_PASSWORD)).access_token)
+
+            async def details() -> Any:
+                found = await api.get(f"/v1/admin/tenants/{mia.tenant_id}", headers=operator)
+                assert found.status_code == 200, found.text
+                return found.json()
+
+            async with chromium() as browser:
+                page = await (await browser.new_context()).new_page()
+                await password_sign_in(page, base, OPERATOR, OPERATOR_PASSWORD)
+                await page.goto(f"{base}/admin/tenants/{mia.tenant_id}")
+                metadata = page.get_by_label("Metadata (a JSON object)")
+                await page.get_by_label("Tenant name").fill("Mia Holdings")
+                await page.get_by_role("button", name="Rename").click()
+                await page.get_by_text("The tenant is renamed.").wait_for()
+                assert (await details())["name"] == "Mia Holdings"
+
+                # the free plan has no webhooks: an override turns them on, another off
+                await page.get_by_label("webhooks").select_option("on")
+                await page.get_by_label("experiments").select_option("off")
+                await page.get_by_role("button", name="Save features").click()
+                await page.get_by_text("The feature settings are saved.").wait_for()
+                found = await details()
+                assert found["feature_overrides"] == {"webhooks": True, "experiments": False}
+                assert found["features"]["webhooks"] is True
+                assert found["features"]["experiments"] is False
+                await page.get_by_label("experiments").select_option("plan")
+                await page.get_by_role("button", name="Save features").click()
+                await page.get_by_text("The feature settings are saved.").wait_for()
+                assert (await details())["feature_overrides"] == {"webhooks": True}
+
+                await metadata.fill('{"crm_id": "A-17",')
+                await page.get_by_role("button", name="Save metadata").click()
+                alert = await page.get_by_role("alert").inner_text()
+                assert alert == "Enter a JSON object of at most 20000 characters."
+                assert await metadata.input_value() == '{"crm_id": "A-17",'
+                await metadata.fill('{"crm_id": "A-17", "region": "eu"}')
+                await page.get_by_role("button", name="Save metadata").click()
+                await page.get_by_text("The metadata is saved.").wait_for()
+                assert (await details())["metadata"] == {"crm_id": "A-17", "region": "eu"}
+                await screenshot(page, "admin-tenant-settings")
+                await metadata.fill('{"region": "us"}')
+                await page.get_by_role("button", name="Save metadata").click()
+                await page.get_by_text("The metadata is saved.").wait_for()
+                assert (await details())["metadata"] == {"region": "us"}
+                long_key = "k" * 101
+                await metadata.fill(f'{{"{long_key}": 1}}')
+                await page.get_by_role("button", name="Save metadata").click()
+                assert "metadata" in await page.get_by_role("alert").inner_text()
+                assert (await details())["metadata"] == {"region": "us"}
+
+
+async def test_a_plan_change_during_a_data_move_and_tenant_pages(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            mia = await register(api, mailbox, MIA, name="Mia")
+            await make_operator(settings)
+            async with beside_the_server(settings) as container:
+                now = container.clock.now()
+                async with container.db.transaction() as session:
+                    session.add(
+                        StoreMove(
+                            tenant_id=uuid.UUID(mia.tenant_id),
+                            target="silo",
+                            target_plan="premium",
+                            state="copying",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    for i in range(55):
+                        at = now + timedelta(seconds=i + 1)
+                        session.add(
+                            Tenant(
+                                id=uuid.uuid4(),
+                                name=f"Bulk {i:02}",
+                                kind="organization",
+                                plan="free",
+                                created_at=at,
+                                updated_at=at,
+                            )
+                        )
+            async with chromium() as browser:
+                page = await (await browser.new_context()).new_page()
+                await password_sign_in(page, base, OPERATOR, OPERATOR_PASSWORD)
+                await page.goto(f"{base}/admin/tenants/{mia.tenant_id}")
+                await page.get_by_label("Plan", exact=True).select_option("basic")
+                async with page.expect_response(lambda r: r.request.method == "POST") as posted:
+                    await page.get_by_role("button", name="Change plan").click()
+                assert (await posted.value).status == 409
+                alert = await page.get_by_role("alert").inner_text()
+                assert alert == "The tenant's data is moving to another plan; try again shortly."
+                await screenshot(page, "admin-plan-conflict")
+                tenant = await api.get("/v1/tenant", headers=mia.headers(mia.tenant_id))
+                assert tenant.json()["plan"] == "free"
+
+                await page.goto(f"{base}/admin")
+                await page.get_by_label("Name or id").fill("Bulk")
+                await page.get_by_role("button", name="Search").click()
+                first = await page.locator("tbody tr").all_inner_texts()
+                assert len(first) == 50 and first[0].startswith("Bulk 00")
+                await page.get_by_role("link", name="Next tenants").click()
+                rest = await page.locator("tbody tr").all_inner_texts()
+                assert [row.split()[1] for row in rest] == ["50", "51", "52", "53", "54"]
+                assert "q=Bulk" in page.url
+                assert not await page.get_by_role("link", name="Next tenants").count()
+                await page.get_by_role("link", name="First tenants").click()
+                assert (await page.locator("tbody tr").all_inner_texts()) == first
 
 
 async def test_csrf_less_posts_are_refused_and_strangers_sent_to_sign_in(

@@ -4,11 +4,13 @@ read from the database on every request, as the REST `platform_admin` dependency
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from pydantic import ValidationError
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.members import list_members
@@ -18,6 +20,7 @@ from tenantry.domain.provider.admin_tenants import NewTenant, TenantChanges
 from tenantry.domain.provider.admins import is_platform_admin
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.schemas.admin import AdminTenantUpdate
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.destinations import back_here
 from tenantry.transports.web.entry import failure, normalized_email
@@ -36,6 +39,7 @@ router = APIRouter(prefix="/admin", route_class=WebRoute, include_in_schema=Fals
 LISTED = 50
 TEXT_LIMIT = 200
 REASON_LIMIT = 500
+METADATA_LIMIT = 20_000
 STATUSES = ("active", "disabled", "provisioning")
 
 
@@ -203,6 +207,9 @@ async def _details_page(
         members=members.items,
         member_pages=page_links(request, f"/admin/tenants/{tenant_id}", "members", members),
         plans=plans,
+        feature_names=_feature_names(container),
+        metadata_text=context.pop("metadata_text", None)
+        or json.dumps(details.metadata, indent=2, sort_keys=True),
         **context,
     )
 
@@ -244,6 +251,103 @@ async def change_plan(
         tenant_id, changes, admin_id=post.visitor.principal.user_id
     )
     return await _run(request, container, post, tenant_id, action, "admin_plan_changed")
+
+
+async def _update(
+    request: Request,
+    container: Container,
+    post: Post,
+    tenant_id: uuid.UUID,
+    fields: dict[str, Any],
+    notice: str,
+    **kept: Any,
+) -> Response:
+    """A change through the body schema of `PATCH /v1/admin/tenants/{id}`, so the console
+    refuses what the API refuses, with a message instead of a problem document; `kept` is
+    what the form showed, shown again with the message."""
+    try:
+        body = AdminTenantUpdate.model_validate(fields)
+    except ValidationError as error:
+        return await _details_page(
+            request, container, post.visitor, tenant_id, status=422, error=invalid(error), **kept
+        )
+    changes = TenantChanges(name=body.name, metadata=body.metadata, features=body.features)
+    action = container.admin_tenants.update(
+        tenant_id, changes, admin_id=post.visitor.principal.user_id
+    )
+    return await _run(request, container, post, tenant_id, action, notice)
+
+
+def _feature_names(container: Container) -> list[str]:
+    return sorted({name for plan in container.plans.all() for name in plan.features})
+
+
+def invalid(error: ValidationError) -> str:
+    """The first problem pydantic found, as a sentence."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}." if where else f"{first['msg']}."
+
+
+@router.post("/tenants/{tenant_id}/name")
+async def rename(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
+) -> Response:
+    name = field(post.form, "name", limit=TEXT_LIMIT + 1).strip()
+    return await _update(request, container, post, tenant_id, {"name": name}, "admin_renamed")
+
+
+@router.post("/tenants/{tenant_id}/features")
+async def set_features(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
+) -> Response:
+    """Each feature follows its plan or is forced on or off (an override)."""
+    chosen = {"plan": None, "on": True, "off": False}
+    features = {
+        name: chosen.get(field(post.form, f"feature.{name}", limit=10))
+        for name in _feature_names(container)
+    }
+    return await _update(
+        request, container, post, tenant_id, {"features": features}, "admin_features_saved"
+    )
+
+
+@router.post("/tenants/{tenant_id}/metadata")
+async def set_metadata(
+    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
+) -> Response:
+    """The whole metadata object as JSON: keys left out are removed (PATCH merges, so they
+    are sent as nulls)."""
+    text = field(post.form, "metadata", limit=METADATA_LIMIT + 1)
+    try:
+        wanted = json.loads(text or "{}") if len(text) <= METADATA_LIMIT else None
+    except ValueError:
+        wanted = None
+    if not isinstance(wanted, dict):
+        message = f"Enter a JSON object of at most {METADATA_LIMIT} characters."
+        return await _details_page(
+            request,
+            container,
+            post.visitor,
+            tenant_id,
+            status=422,
+            error=message,
+            metadata_text=text,
+        )
+    try:
+        current = (await container.admin_tenants.details(tenant_id)).metadata
+    except DomainError:
+        current = {}  # the update says what is wrong
+    merged = {**dict.fromkeys(current), **wanted}
+    return await _update(
+        request,
+        container,
+        post,
+        tenant_id,
+        {"metadata": merged},
+        "admin_metadata_saved",
+        metadata_text=text,
+    )
 
 
 @router.post("/tenants/{tenant_id}/disable")
