@@ -27,6 +27,7 @@ from tenantry.transports.rest.app import create_app
 from tests.support.api import bearer, register, sign_in
 from tests.support.browser import chromium, password_sign_in, screenshot, session_cookie
 from tests.support.mailbox import Mailbox
+from tests.support.net import free_port
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.integration
@@ -290,12 +291,52 @@ async def test_csrf_less_posts_are_refused_and_strangers_sent_to_sign_in(
 
 async def test_the_console_follows_the_admin_routes(container: Container) -> None:
     """Where the admin routes are served on a private listener, the public app has no
-    console; where they are mounted, it is there."""
+    console and the admin app has it, with the sign-in pages and nothing else of the public
+    app; where they are mounted together, it is there."""
     public_only = create_app(container, include_admin=False)
+    admin_only = create_app(container, include_public=False)
     both = create_app(container)
-    for app, expected in ((public_only, 404), (both, 303)):
+    for app, expected in ((public_only, 404), (admin_only, 303), (both, 303)):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             for path in ("/admin", "/admin/users", "/admin/tenants/new"):
                 assert (await client.get(path)).status_code == expected, path
             assert (await client.get("/login")).status_code == 200
+            home = await client.get("/app")
+            assert home.status_code == 303
+            assert home.headers["location"] == ("/admin" if app is admin_only else "/login")
+            account = await client.get("/app/account")
+            assert account.status_code == (404 if app is admin_only else 303)
+
+
+async def test_the_console_on_the_private_admin_listener(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    admin_address = f"127.0.0.1:{free_port()}"
+    with running_server(settings, admin_listen=admin_address) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            await register(api, mailbox, MIA, name="Mia")
+        await make_operator(settings)
+        async with chromium() as browser:
+            page = await (await browser.new_context()).new_page()
+            hidden = await page.goto(f"{base}/admin")
+            assert hidden is not None and hidden.status == 404
+            await page.goto(f"http://{admin_address}/admin/users")
+            await page.wait_for_url(re.compile(r".*/login\?next=.*"))
+            await page.get_by_label("Email address").fill(OPERATOR)
+            await page.get_by_role("button", name="Continue").click()
+            await page.get_by_label("Password", exact=True).fill(OPERATOR_PASSWORD)
+            await page.get_by_role("button", name="Sign in", exact=True).click()
+            await page.wait_for_url(f"http://{admin_address}/admin/users")
+            await page.get_by_label("Email or name").fill("mia")
+            await page.get_by_role("button", name="Search").click()
+            assert MIA in await page.locator("tbody").inner_text()
+            # its header offers only the console: the public app's pages are not here
+            assert not await page.locator("#tenant-switcher").count()
+            await page.get_by_role("link", name="Tenantry").click()
+            await page.wait_for_url(f"http://{admin_address}/admin")
+            await page.get_by_role("link", name="Mia's workspace").click()
+            await page.get_by_label("Reason").fill("Chargeback")
+            await page.get_by_role("button", name="Disable tenant").click()
+            await page.get_by_text("The tenant is disabled.").wait_for()
+            await screenshot(page, "admin-private-listener")

@@ -106,8 +106,9 @@ def create_app(
         routers += [admin.router, webhook_endpoints.admin_router, audit.admin_router]
     for router in routers:
         app.include_router(router)
+    if include_public or include_admin:
+        web.install(app, public_pages=include_public, admin_console=include_admin)
     if include_public:
-        web.install(app, include_admin=include_admin)
         app.add_middleware(CollectCors)
     app.add_middleware(Observability, trusted_proxies=resolved.settings.trusted_proxies)
     return app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tenantry.transports.web import admin_console as admin_console_pages
 from tenantry.transports.web import (
-    admin_console,
     app_pages,
     entry,
     invite,
@@ -19,18 +19,21 @@ from tenantry.transports.web.render import STATIC_DIR, HeadedStaticFiles
 from tenantry.transports.web.visitors import install_handlers
 
 
-def install(app: FastAPI, *, include_admin: bool = True) -> None:
-    """Mount the pages, their static files and the web-only error handlers on `app`; the
-    platform admin console only where the admin routes are served (`include_admin`)."""
+def install(app: FastAPI, *, public_pages: bool = True, admin_console: bool = True) -> None:
+    """Mount the pages, their static files and the web-only error handlers on `app`: the
+    public pages and the platform admin console as asked. The console goes where the admin
+    routes are served, so on a private admin listener it comes with the sign-in pages only
+    (`console_only`), and its pages' header offers nothing of the public app."""
     app.include_router(entry.router)
-    app.include_router(app_pages.router)
-    app.include_router(people.router)
-    app.include_router(invite.router)
-    app.include_router(projects.router)
-    app.include_router(teams.router)
-    app.include_router(onboarding.router)
-    app.include_router(organizations.router)
+    if public_pages:
+        app.include_router(app_pages.router)
+        app.include_router(people.router)
+        app.include_router(invite.router)
+        app.include_router(projects.router)
+        app.include_router(teams.router)
+        app.include_router(onboarding.router)
+        app.include_router(organizations.router)
     app.mount("/assets", HeadedStaticFiles(directory=STATIC_DIR), name="web-assets")
     install_handlers(app)
-    if include_admin:
-        admin_console.install(app)
+    if admin_console:
+        admin_console_pages.install(app, console_only=not public_pages)

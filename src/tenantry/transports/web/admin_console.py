@@ -390,6 +390,10 @@ async def users(request: Request, container: ContainerDep, visitor: AdminDep) ->
     )
 
 
+async def _home_is_the_console() -> Response:
+    return redirect("/admin")
+
+
 async def _forbidden(request: Request, error: Exception) -> Response:
     assert isinstance(error, NotPlatformAdmin)
     container: Container = request.app.state.container
@@ -403,7 +407,11 @@ async def _forbidden(request: Request, error: Exception) -> Response:
     )
 
 
-def install(app: FastAPI) -> None:
-    """Mount the console on an app that serves the admin routes, with its two refusals."""
+def install(app: FastAPI, *, console_only: bool = False) -> None:
+    """Mount the console on an app that serves the admin routes, with its two refusals. On
+    an app without the public pages (`console_only`), home is the console."""
+    app.state.console_only = console_only
+    if console_only:
+        app.add_api_route("/app", _home_is_the_console, include_in_schema=False)
     app.include_router(router)
     app.add_exception_handler(NotPlatformAdmin, _forbidden)

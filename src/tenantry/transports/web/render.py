@@ -80,7 +80,10 @@ def with_headers(response: Response) -> Response:
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     notice = NOTICES.get(request.query_params.get("notice", ""))
     body = templates.get_template(template).render(
-        request_path=request.url.path, notice=notice, **context
+        request_path=request.url.path,
+        notice=notice,
+        console_only=getattr(request.app.state, "console_only", False),
+        **context,
     )
     response = HTMLResponse(body, status_code=status)
     with_headers(response)
