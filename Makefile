@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The peer app of bench.peer: its own virtualenv, its pins conflict with ours (pyproject.toml).
+PEER_VENV := $(VENV)/peer
+PEER_STAMP := $(PEER_VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint format bench soak clean
@@ -15,6 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(PEER_STAMP): pyproject.toml | $(STAMP)
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install --quiet --group bench-peer
+	touch $(PEER_STAMP)
 
 run: $(STAMP) ## install, migrate and serve on http://localhost:8000 (embedded SQLite)
 	TENANTRY_LOG_JSON=$${TENANTRY_LOG_JSON:-false} $(BIN)/tenantry serve --host 127.0.0.1 --port 8000
@@ -33,7 +42,7 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: $(STAMP) ## run the benchmarks and print their tables (installs wrk if missing)
+bench: $(STAMP) $(PEER_STAMP) ## run the benchmarks and print their tables (installs wrk if missing)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 

@@ -15,8 +15,10 @@ from bench import (
     http_tenant,
     login,
     onboarding,
+    peer,
     refresh,
     router,
+    scale,
     webhooks,
 )
 from bench.options import parse
@@ -28,8 +30,10 @@ BENCHMARKS: list[tuple[str, Callable[[Sequence[str] | None], int]]] = [
     ("eviction", eviction.main),
     ("login", login.main),
     ("onboarding", onboarding.main),
+    ("peer", peer.main),
     ("refresh", refresh.main),
     ("router", router.main),
+    ("scale", scale.main),
     ("webhooks", webhooks.main),
 ]
 

@@ -12,6 +12,7 @@ from bench.load import (
     CPU_NOTE,
     HEALTHZ,
     HTTP_COLUMNS,
+    Measurement,
     bracketed,
     drive,
     healthz_rate,
@@ -21,7 +22,7 @@ from bench.load import (
 )
 from bench.options import Options, parse
 from bench.report import Table, verdict
-from bench.server import Deployment, get_json, login, per_backend, running_server
+from bench.server import Deployment, Server, get_json, login, per_backend, running_server
 
 RATIO_TARGET = 0.5
 P99_TARGET_MS = 5.0
@@ -29,23 +30,48 @@ ROUTE = "/v1/tenant"
 HALF_LOAD = f"{ROUTE} @ half rate"
 # wrk's pause comes on top of each request's own latency (about this much at half load).
 EXPECTED_LATENCY_MS = 1
+HALF_LOAD_NOTE = (
+    f"`{HALF_LOAD}`: the same connections, each pausing a random 0..2x mean delay before "
+    "every request (wrk `delay()`) so that together they offer half the maximum rate "
+    "measured just before; its last cell is the achieved fraction of the maximum and the "
+    "p99 (closed-loop: a stall delays later sends instead of queueing them)"
+)
+
+
+def tenant_headers(base_url: str) -> dict[str, str]:
+    """Bearer and `X-Tenant-ID` (the user's personal tenant) for the bench user, checked
+    against `ROUTE`."""
+    auth = {"Authorization": f"Bearer {login(base_url)}"}
+    me = get_json(base_url, "/v1/me", auth)
+    tenant = {**auth, "X-Tenant-ID": str(me["default_tenant_id"])}
+    get_json(base_url, ROUTE, tenant)
+    return tenant
+
+
+def at_half_rate(server: Server, script: str, maximum: float, options: Options) -> Measurement:
+    """`ROUTE` with each connection pausing so that together they offer half of `maximum`."""
+    delay_ms = max(0, round(options.connections * 1000 / (maximum / 2)) - EXPECTED_LATENCY_MS)
+    return drive(server, ROUTE, wrk.paced(script, mean_delay_ms=delay_ms), options)
+
+
+def half_rate_verdict(half: Measurement, maximum: float) -> str:
+    p99 = half.result.p99_ms
+    passed = "met" if p99 <= P99_TARGET_MS else "MISSED"
+    return (
+        f"{half.rate / maximum:.2f} of max; p99 {p99:.2f} ms (target <= {P99_TARGET_MS}: {passed})"
+    )
 
 
 def measure(options: Options, table: Table, backend: str, target: Deployment) -> None:
     target.create_user()
     with running_server(target, workers=options.workers) as server:
-        auth = {"Authorization": f"Bearer {login(server.base_url)}"}
-        me = get_json(server.base_url, "/v1/me", auth)
-        tenant = {**auth, "X-Tenant-ID": str(me["default_tenant_id"])}
-        get_json(server.base_url, ROUTE, tenant)
+        tenant = tenant_headers(server.base_url)
         scripts = {HEALTHZ: wrk.static_request(), ROUTE: wrk.static_request(headers=tenant)}
         for route, script in scripts.items():
             warm_up(server, route, script, options)
         runs = [drive(server, route, scripts[route], options) for route in bracketed([ROUTE])]
         maximum = next(run.rate for run in runs if run.route == ROUTE)
-        # Each connection waits this long between requests: together, half the maximum rate.
-        delay_ms = max(0, round(options.connections * 1000 / (maximum / 2)) - EXPECTED_LATENCY_MS)
-        half = drive(server, ROUTE, wrk.paced(scripts[ROUTE], mean_delay_ms=delay_ms), options)
+        half = at_half_rate(server, scripts[ROUTE], maximum, options)
     baseline = healthz_rate(runs)
     for run in runs:
         cells = http_row(backend, run, baseline)
@@ -55,11 +81,7 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
         table.add(*cells)
     cells = http_row(backend, half, baseline)
     cells[1] = HALF_LOAD
-    p99 = half.result.p99_ms
-    passed = "met" if p99 <= P99_TARGET_MS else "MISSED"
-    cells[-1] = (
-        f"{half.rate / maximum:.2f} of max; p99 {p99:.2f} ms (target <= {P99_TARGET_MS}: {passed})"
-    )
+    cells[-1] = half_rate_verdict(half, maximum)
     table.add(*cells)
 
 
@@ -70,10 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CPU_NOTE,
         wrk_note(ROUTE, options),
         f"`{ROUTE}` sends `Authorization: Bearer` and `X-Tenant-ID` (the user's personal tenant)",
-        f"`{HALF_LOAD}`: the same connections, each pausing a random 0..2x mean delay before "
-        "every request (wrk `delay()`) so that together they offer half the maximum rate "
-        "measured just before; its last cell is the achieved fraction of the maximum and the "
-        "p99 (closed-loop: a stall delays later sends instead of queueing them)",
+        HALF_LOAD_NOTE,
         "each route is warmed up for 1 s first; the ratio uses the mean of both /healthz runs",
     ]
     return per_backend(options, tag="tenant", table=table, measure=measure)

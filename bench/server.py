@@ -121,7 +121,7 @@ class Server:
     def cpu_seconds(self) -> float:
         """User + system CPU time so far of the server process and its worker processes
         (every thread of each)."""
-        return sum(_cpu_seconds(pid) for pid in _process_tree(self.pid))
+        return sum(_cpu_seconds(pid) for pid in process_tree(self.pid))
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -137,7 +137,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _process_tree(root: int) -> list[int]:
+def process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -158,21 +158,37 @@ def _process_tree(root: int) -> list[int]:
 def running_server(deployment: Deployment, *, workers: int = 1) -> Iterator[Server]:
     """Serve `deployment` from a `tenantry serve --workers N` subprocess."""
     port = free_port()
-    deployment.data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = deployment.data_dir / f"server-{port}.log"
     command = [tenantry_command(), "serve", "--host", HOST, "--port", str(port)]
+    with serving(
+        [*command, "--workers", str(workers)],
+        port=port,
+        env=deployment.environment(),
+        workdir=deployment.data_dir,
+    ) as server:
+        yield server
+
+
+@contextmanager
+def serving(
+    command: list[str],
+    *,
+    port: int,
+    env: dict[str, str],
+    workdir: Path,
+    ready_path: str = "/healthz",
+) -> Iterator[Server]:
+    """Run a server `command` listening on `HOST:port` in `workdir` (its log goes there) until
+    the context ends; it is up once `GET ready_path` answers 200."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / f"server-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
-            env=deployment.environment(),
-            cwd=deployment.data_dir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
         )
         base_url = f"http://{HOST}:{port}"
         try:
-            _wait_until_up(base_url, process, log_path)
-            yield Server(base_url, process.pid, deployment.data_dir)
+            _wait_until_up(base_url + ready_path, process, log_path)
+            yield Server(base_url, process.pid, workdir)
         finally:
             process.terminate()
             try:
@@ -182,13 +198,13 @@ def running_server(deployment: Deployment, *, workers: int = 1) -> Iterator[Serv
                 process.wait(timeout=5)
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_until_up(ready_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited during start-up:\n{log_path.read_text()}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.1)

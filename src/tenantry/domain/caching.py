@@ -1,8 +1,10 @@
 """A bounded in-process cache whose entries are valid only under the access epoch they were
-loaded in (see `tenantry.storage.epoch`)."""
+loaded in (see `tenantry.storage.epoch`). Least recently used entries go first, so memory stays
+flat however many users and tenants the database holds while the hot ones stay cached."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -17,20 +19,26 @@ V = TypeVar("V")
 
 class EpochCache(Generic[K, V]):
     def __init__(self, *, max_entries: int = 50_000) -> None:
-        self._entries: dict[K, tuple[Stamp, V]] = {}
+        self._entries: OrderedDict[K, tuple[Stamp, V]] = OrderedDict()
         self._max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: K, *, epoch: Stamp) -> V | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] != epoch:
             return None
+        self._entries.move_to_end(key)
         return entry[1]
 
     def put(self, key: K, value: V, *, epoch: Stamp) -> None:
         """Store `value` as loaded under `epoch` (read *before* loading it)."""
-        if len(self._entries) >= self._max_entries:
-            self._entries.pop(next(iter(self._entries)))
-        self._entries[key] = (epoch, value)
+        entries = self._entries
+        entries[key] = (epoch, value)
+        entries.move_to_end(key)
+        if len(entries) > self._max_entries:
+            entries.popitem(last=False)
 
 
 class CachedReader(Generic[K, V]):

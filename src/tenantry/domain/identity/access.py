@@ -4,6 +4,7 @@ that checks the user, the session and, for tenant-scoped routes, the membership 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,7 +67,7 @@ class Authenticator:
         self._decisions: EpochCache[
             tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None], _AccessRow | None
         ] = EpochCache()
-        self._external: dict[str, tuple[_Identity, int]] = {}
+        self._external: OrderedDict[str, tuple[_Identity, int]] = OrderedDict()
 
     async def authenticate(
         self, token: str, *, tenant_id: uuid.UUID | None = None
@@ -159,13 +160,15 @@ class Authenticator:
         now = int(self._clock.now().timestamp())
         cached = self._external.get(token)
         if cached is not None and cached[1] > now:
+            self._external.move_to_end(token)  # least recently used goes first
             return cached[0]
         external = await self._federated.verify(token, issuer=issuer)
         user = await resolve_external_user(self._deps, external)
         identity = _Identity(user.user_id, None, user.email, external.issued_at)
-        if len(self._external) >= EXTERNAL_CACHE_SIZE:
-            self._external.pop(next(iter(self._external)))
         self._external[token] = (identity, external.expires_at)
+        self._external.move_to_end(token)
+        if len(self._external) > EXTERNAL_CACHE_SIZE:
+            self._external.popitem(last=False)
         return identity
 
 

@@ -87,6 +87,7 @@ class AccessTokens:
         cached = self._verified.get(token)
         if cached is not None:
             if cached.expires_at > now:
+                self._verified.move_to_end(token)  # least recently used goes first
                 return cached
             del self._verified[token]
         claims = self._from_payload(await self._decode(token))

@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from tenantry.bootstrap import Container
+from tenantry.domain.accounts.seeding import SEED_PASSWORD, SeedCounts, seed, seed_email
 from tenantry.domain.identity.masterkey import new_master_key, stretch
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.domain.sealing import rotate_master_key
@@ -26,9 +27,11 @@ app = typer.Typer(help="Tenantry: accounts, identity and tenant onboarding.", no
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 admin_app = typer.Typer(help="Platform admins.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys and the master key.", no_args_is_help=True)
+dev_app = typer.Typer(help="Development and benchmarking aids.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(keys_app, name="keys")
+app.add_typer(dev_app, name="dev")
 
 
 def _with_container(work: Callable[[Container], Awaitable[T]]) -> T:
@@ -184,6 +187,46 @@ def keys_rotate_master(
         else:
             typer.echo(f"{data_dir}/master.key replaced (old key in master.key.previous)")
             typer.echo("restart every server: running ones still hold the old key")
+
+    _with_container(work)
+
+
+@dev_app.command("seed")
+def dev_seed(
+    users: Annotated[int, typer.Option(min=1, help="users, each with a personal tenant")] = 1000,
+    organizations: Annotated[int, typer.Option(min=0, help="organization tenants")] = 100,
+    memberships: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="all memberships: one owner membership per user's personal tenant, the rest "
+            "spread evenly over the organizations (each at least its owner)",
+        ),
+    ] = 3000,
+) -> None:
+    """Bulk-load synthetic confirmed users, personal tenants, organizations and memberships
+    into the (migrated) database, for scale tests: COPY on PostgreSQL. Every user signs in
+    as seed-NNNNNNN@seed.example (from 0) with one shared password. Refused if the database
+    already holds seeded users."""
+    try:
+        counts = SeedCounts(users, organizations, memberships)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+    async def work(container: Container) -> None:
+        report = await seed(
+            container.db,
+            counts,
+            passwords=container.passwords,
+            plans=container.plans,
+            progress=typer.echo,
+        )
+        typer.echo(
+            f"seeded {counts.users:,} users, {counts.organizations:,} organizations and "
+            f"{counts.memberships:,} memberships in {report.total_seconds:.1f} s; sign in as "
+            f"{seed_email(0)} .. {seed_email(counts.users - 1)} with password "
+            f"{SEED_PASSWORD!r}"
+        )
 
     _with_container(work)
 
