@@ -36,6 +36,7 @@ from tenantry.domain.identity.masterkey import (
 )
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.recovery import RecoveryFlow
+from tenantry.domain.identity.retention import purge_spent_credentials
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.signup import SignUpFlow
 from tenantry.domain.identity.throttle import LockoutPolicy
@@ -256,8 +257,7 @@ class Container:
                     _repeat(KEY_RELOAD_SECONDS, self.keys.reload), name="key-reload"
                 ),
                 asyncio.create_task(
-                    _repeat(PURGE_SECONDS, self._purge_idempotency_records),
-                    name="idempotency-purge",
+                    _repeat(PURGE_SECONDS, self._purge_expired_rows), name="retention-purge"
                 ),
                 asyncio.create_task(
                     _repeat(RECOVERY_SECONDS, self._recover_interrupted_work),
@@ -288,9 +288,13 @@ class Container:
         self.invitation_hasher.use_key(derive_key(hashing_key, "tenantry/invitation-tokens"))
         self.csrf_hasher.use_key(derive_key(hashing_key, "tenantry/web-csrf"))
 
-    async def _purge_idempotency_records(self) -> None:
+    async def _purge_expired_rows(self) -> None:
+        """What retention says may go: idempotency records, spent credentials, old audit
+        entries and settled events."""
         async with self.db.transaction() as session:
             await purge_expired(session, now=self.clock.now())
+        window = timedelta(seconds=self.settings.login_failure_window)
+        await purge_spent_credentials(self.db, now=self.clock.now(), lockout_window=window)
         retention = timedelta(days=self.settings.audit_retention_days)
         await purge_audit_entries(self.db, before=self.clock.now() - retention)
         await purge_settled_events(self.db, now=self.clock.now())

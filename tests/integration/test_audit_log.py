@@ -953,7 +953,7 @@ async def test_entries_older_than_the_retention_are_purged(
             target_id=str(uuid.uuid4()),
             now=clock.now(),
         )
-    await container._purge_idempotency_records()
+    await container._purge_expired_rows()
     [kept] = await all_entries(container)
     assert kept.action == "team.created"
     assert kept.ip is None and kept.request_id is None  # written outside any request

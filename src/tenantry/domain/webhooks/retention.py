@@ -5,40 +5,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import exists
 
 from tenantry.storage.database import Database
-from tenantry.storage.models import DomainEvent, WebhookDelivery
+from tenantry.storage.models import WebhookDelivery
+from tenantry.storage.purging import delete_in_batches
+from tenantry.storage.tables import DOMAIN_EVENTS
 
 EVENT_RETENTION = timedelta(days=30)
-PURGE_BATCH = 1000
 
 
 async def purge_settled_events(db: Database, *, now: datetime) -> int:
-    """Delete dispatched events older than the retention whose deliveries have all settled,
-    a batch per transaction; returns how many went."""
-    cutoff = now - EVENT_RETENTION
+    """Delete dispatched events older than the retention whose deliveries have all settled;
+    returns how many went."""
     unsettled = exists().where(
-        WebhookDelivery.event_id == DomainEvent.id, WebhookDelivery.status == "pending"
+        WebhookDelivery.event_id == DOMAIN_EVENTS.c.id, WebhookDelivery.status == "pending"
     )
-    purged = 0
-    while True:
-        batch = (
-            select(DomainEvent.id)
-            .where(
-                DomainEvent.dispatched_at.is_not(None),
-                DomainEvent.created_at < cutoff,
-                ~unsettled,
-            )
-            .limit(PURGE_BATCH)
-        )
-        async with db.transaction() as session:
-            result = await session.execute(
-                delete(DomainEvent)
-                .where(DomainEvent.id.in_(batch.scalar_subquery()))
-                .returning(DomainEvent.id)
-            )
-            count = len(result.all())
-        purged += count
-        if count < PURGE_BATCH:
-            return purged
+    return await delete_in_batches(
+        db,
+        DOMAIN_EVENTS,
+        DOMAIN_EVENTS.c.dispatched_at.is_not(None),
+        DOMAIN_EVENTS.c.created_at < now - EVENT_RETENTION,
+        ~unsettled,
+    )

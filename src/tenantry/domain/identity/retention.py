@@ -1,0 +1,50 @@
+"""Spent credentials are deleted a while after they stop working, so the identity tables grow
+with the people who use the service, not with every sign-in ever made: sessions (with their
+refresh tokens and web sessions, by cascade) a day after they expired or were revoked, mailed
+codes a day after they expired or were used, web sessions a day after they expired, and
+lockout windows once they are closed.
+
+The day of grace keeps a replayed refresh token of a just-revoked session answering as a
+revoked one (and lets support see a recent sign-in); rotated refresh tokens of a live session
+are kept as long as it lives, since presenting one is how reuse is detected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_
+
+from tenantry.storage.database import Store
+from tenantry.storage.purging import delete_in_batches
+from tenantry.storage.tables import EMAIL_CODES, LOGIN_THROTTLES, SESSIONS, WEB_SESSIONS
+
+GRACE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Purged:
+    sessions: int
+    email_codes: int
+    web_sessions: int
+    login_throttles: int
+
+
+async def purge_spent_credentials(db: Store, *, now: datetime, lockout_window: timedelta) -> Purged:
+    cutoff = now - GRACE
+    return Purged(
+        sessions=await delete_in_batches(
+            db,
+            SESSIONS,
+            or_(SESSIONS.c.expires_at < cutoff, SESSIONS.c.revoked_at < cutoff),
+        ),
+        email_codes=await delete_in_batches(
+            db,
+            EMAIL_CODES,
+            or_(EMAIL_CODES.c.expires_at < cutoff, EMAIL_CODES.c.used_at < cutoff),
+        ),
+        web_sessions=await delete_in_batches(db, WEB_SESSIONS, WEB_SESSIONS.c.expires_at < cutoff),
+        login_throttles=await delete_in_batches(
+            db, LOGIN_THROTTLES, LOGIN_THROTTLES.c.window_started_at < now - lockout_window
+        ),
+    )
