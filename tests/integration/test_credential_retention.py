@@ -1,7 +1,7 @@
 """Spent credentials are purged a day after they stop working (`domain/identity/retention.py`):
 revoked and expired sessions with their refresh tokens and web sessions, expired or used codes,
-closed lockout windows; a live session keeps every refresh token it rotated (reuse detection
-needs them) and keeps working. Both databases."""
+closed lockout windows; a live session keeps the refresh tokens it rotated for a week (reuse
+detection needs them) and keeps working. Both databases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import httpx
 import pytest
 
 from tenantry.bootstrap import Container
-from tenantry.domain.identity.retention import GRACE, purge_spent_credentials
+from tenantry.domain.identity.retention import (
+    GRACE,
+    REUSE_DETECTION,
+    purge_spent_credentials,
+)
 from tenantry.storage.models import EmailCode, LoginThrottle, RefreshToken, Session, WebSession
 from tests.support.api import Account, sign_in
 from tests.support.clock import ShiftableClock
@@ -74,6 +78,15 @@ async def test_spent_credentials_go_live_ones_stay(
     assert (await refresh(client, second.refresh_token)).status_code == 401
     kept = await refresh(client, live_token)
     assert kept.status_code == 200, kept.text
+
+    # a week after its rotation, an old token is forgotten: its replay is refused without
+    # revoking the session, which keeps refreshing
+    clock.advance(REUSE_DETECTION.total_seconds())
+    newest = kept.json()["refresh_token"]
+    await purge(container)
+    assert (await counts(container))["refresh_tokens"] == 1  # the current one
+    assert (await refresh(client, live_token)).status_code == 401
+    assert (await refresh(client, newest)).status_code == 200
 
     clock.advance(container.settings.refresh_token_ttl + GRACE.total_seconds())
     await purge(container)

@@ -5,8 +5,11 @@ codes a day after they expired or were used, web sessions a day after they expir
 lockout windows once they are closed.
 
 The day of grace keeps a replayed refresh token of a just-revoked session answering as a
-revoked one (and lets support see a recent sign-in); rotated refresh tokens of a live session
-are kept as long as it lives, since presenting one is how reuse is detected."""
+revoked one (and lets support see a recent sign-in). A live session's rotated refresh tokens
+are kept for a week after their rotation: presenting one is how reuse is detected (and the
+session revoked), and a session refreshed every 15 minutes for its 30 days would otherwise keep
+almost 3,000 of them. A replay older than that is an unknown token: refused, without revoking
+the session."""
 
 from __future__ import annotations
 
@@ -17,14 +20,22 @@ from sqlalchemy import or_
 
 from tenantry.storage.database import Store
 from tenantry.storage.purging import delete_in_batches
-from tenantry.storage.tables import EMAIL_CODES, LOGIN_THROTTLES, SESSIONS, WEB_SESSIONS
+from tenantry.storage.tables import (
+    EMAIL_CODES,
+    LOGIN_THROTTLES,
+    REFRESH_TOKENS,
+    SESSIONS,
+    WEB_SESSIONS,
+)
 
 GRACE = timedelta(days=1)
+REUSE_DETECTION = timedelta(days=7)
 
 
 @dataclass(frozen=True)
 class Purged:
     sessions: int
+    rotated_refresh_tokens: int
     email_codes: int
     web_sessions: int
     login_throttles: int
@@ -37,6 +48,9 @@ async def purge_spent_credentials(db: Store, *, now: datetime, lockout_window: t
             db,
             SESSIONS,
             or_(SESSIONS.c.expires_at < cutoff, SESSIONS.c.revoked_at < cutoff),
+        ),
+        rotated_refresh_tokens=await delete_in_batches(
+            db, REFRESH_TOKENS, REFRESH_TOKENS.c.rotated_at < now - REUSE_DETECTION
         ),
         email_codes=await delete_in_batches(
             db,
