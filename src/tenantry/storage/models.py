@@ -254,7 +254,12 @@ class Session(Base):
     """A sign-in: one refresh-token family. Revoking it kills its refresh and access tokens."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_user_id", "user_id"),)
+    __table_args__ = (
+        Index("ix_sessions_user_id", "user_id"),
+        # the retention purge looks sessions up by these
+        Index("ix_sessions_expires_at", "expires_at"),
+        Index("ix_sessions_revoked_at", "revoked_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -267,7 +272,10 @@ class Session(Base):
 
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
-    __table_args__ = (Index("ix_refresh_tokens_session_id", "session_id"),)
+    __table_args__ = (
+        Index("ix_refresh_tokens_session_id", "session_id"),
+        Index("ix_refresh_tokens_rotated_at", "rotated_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
@@ -284,6 +292,7 @@ class EmailCode(Base):
         CheckConstraint(_in("purpose", ("confirm", "reset")), name="purpose"),
         CheckConstraint("attempts >= 0", name="attempts"),
         Index("ix_email_codes_email_key_purpose", "email_key", "purpose"),
+        Index("ix_email_codes_expires_at", "expires_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -301,6 +310,7 @@ class LoginThrottle(Base):
     """Failed logins per email (known or not, so the lockout does not reveal accounts)."""
 
     __tablename__ = "login_throttles"
+    __table_args__ = (Index("ix_login_throttles_window_started_at", "window_started_at"),)
 
     email_key: Mapped[str] = mapped_column(String(320), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
@@ -548,7 +558,10 @@ class WebSession(Base):
     "sign out everywhere" end it with the session's tokens."""
 
     __tablename__ = "web_sessions"
-    __table_args__ = (Index("ix_web_sessions_session_id", "session_id"),)
+    __table_args__ = (
+        Index("ix_web_sessions_session_id", "session_id"),
+        Index("ix_web_sessions_expires_at", "expires_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

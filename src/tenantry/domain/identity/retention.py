@@ -1,7 +1,7 @@
 """Spent credentials are deleted a while after they stop working, so the identity tables grow
 with the people who use the service, not with every sign-in ever made: sessions (with their
 refresh tokens and web sessions, by cascade) a day after they expired or were revoked, mailed
-codes a day after they expired or were used, web sessions a day after they expired, and
+codes a day after they expired, web sessions a day after they expired, and
 lockout windows once they are closed.
 
 The day of grace keeps a replayed refresh token of a just-revoked session answering as a
@@ -52,11 +52,8 @@ async def purge_spent_credentials(db: Store, *, now: datetime, lockout_window: t
         rotated_refresh_tokens=await delete_in_batches(
             db, REFRESH_TOKENS, REFRESH_TOKENS.c.rotated_at < now - REUSE_DETECTION
         ),
-        email_codes=await delete_in_batches(
-            db,
-            EMAIL_CODES,
-            or_(EMAIL_CODES.c.expires_at < cutoff, EMAIL_CODES.c.used_at < cutoff),
-        ),
+        # a used code expires minutes after its use anyway
+        email_codes=await delete_in_batches(db, EMAIL_CODES, EMAIL_CODES.c.expires_at < cutoff),
         web_sessions=await delete_in_batches(db, WEB_SESSIONS, WEB_SESSIONS.c.expires_at < cutoff),
         login_throttles=await delete_in_batches(
             db, LOGIN_THROTTLES, LOGIN_THROTTLES.c.window_started_at < now - lockout_window
