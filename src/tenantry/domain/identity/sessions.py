@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Uuid, bindparam, exists, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Connection, String, Uuid, bindparam, exists, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.identity.secrets import new_token
 from tenantry.storage.epoch import bump_access_epoch
@@ -160,32 +160,25 @@ async def start_session(
         },
     )
     token = new_token(REFRESH_TOKEN_PREFIX)
-    await _insert_token(
-        connection,
-        token_id=uuid.uuid4(),
-        session_id=session_id,
-        digest=hash_refresh_token(token),
-        now=now,
+    await connection.execute(
+        _INSERT_TOKEN,
+        _token_row(
+            token_id=uuid.uuid4(), session_id=session_id, digest=hash_refresh_token(token), now=now
+        ),
     )
     return session_id, token
 
 
-async def _insert_token(
-    connection: AsyncConnection,
-    *,
-    token_id: uuid.UUID,
-    session_id: uuid.UUID,
-    digest: str,
-    now: datetime,
-) -> None:
-    row = {
+def _token_row(
+    *, token_id: uuid.UUID, session_id: uuid.UUID, digest: str, now: datetime
+) -> dict[str, Any]:
+    return {
         "id": token_id,
         "session_id": session_id,
         "token_hash": digest,
         "created_at": now,
         "rotated_at": None,
     }
-    await connection.execute(_INSERT_TOKEN, row)
 
 
 async def rotate(db_session: AsyncSession, *, token: str, now: datetime) -> Rotation:
@@ -205,7 +198,9 @@ async def rotate(db_session: AsyncSession, *, token: str, now: datetime) -> Rota
         found = (await connection.execute(_ROTATE_IN_ONE, parameters)).one_or_none()
         claimed, issued = (found.claimed, found.issued) if found else (False, False)
     else:
-        found, claimed, issued = await _rotate_in_steps(connection, parameters)
+        # One greenlet for the three statements instead of one per `await execute`: ~40 us
+        # less per rotation on SQLite, where the statements themselves take microseconds.
+        found, claimed, issued = await connection.run_sync(_rotate_in_steps, parameters)
     if found is None or not _live(found, now):
         return Rotation(None, None, None)
     if not claimed:
@@ -217,24 +212,24 @@ async def rotate(db_session: AsyncSession, *, token: str, now: datetime) -> Rota
     return Rotation(found.user_id, found.session_id, new, user=user)
 
 
-async def _rotate_in_steps(
-    connection: AsyncConnection, parameters: dict[str, Any]
-) -> tuple[Any, bool, bool]:
+def _rotate_in_steps(connection: Connection, parameters: dict[str, Any]) -> tuple[Any, bool, bool]:
     """Find, claim and issue as three statements, each only if the one before allows it:
     (the token and its holder, whether this call claimed it, whether it issued a new one)."""
     now: datetime = parameters["now"]
-    found = (await connection.execute(_FIND_TOKEN, parameters)).one_or_none()
+    found = connection.execute(_FIND_TOKEN, parameters).one_or_none()
     if found is None or not _live(found, now):
         return found, False, False
-    claimed = (await connection.execute(_CLAIM_TOKEN, parameters)).rowcount == 1
+    claimed = connection.execute(_CLAIM_TOKEN, parameters).rowcount == 1
     if not claimed or not _usable(found):
         return found, claimed, False
-    await _insert_token(
-        connection,
-        token_id=parameters["new_id"],
-        session_id=found.session_id,
-        digest=parameters["new_hash"],
-        now=now,
+    connection.execute(
+        _INSERT_TOKEN,
+        _token_row(
+            token_id=parameters["new_id"],
+            session_id=found.session_id,
+            digest=parameters["new_hash"],
+            now=now,
+        ),
     )
     return found, True, True
 

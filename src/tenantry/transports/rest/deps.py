@@ -22,9 +22,13 @@ from tenantry.transports.rest.client_ip import client_ip
 TENANT_HEADER = "x-tenant-id"
 
 
-async def get_container(request: Request) -> Container:
+def container_of(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
+
+
+async def get_container(request: Request) -> Container:
+    return container_of(request)
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -65,8 +69,11 @@ async def tenant_header(request: Request) -> uuid.UUID:
     )
 
 
-async def current_principal(request: Request, container: ContainerDep) -> Principal:
-    principal, _ = await container.authenticator.authenticate(await bearer_token(request))
+async def current_principal(request: Request) -> Principal:
+    # The container straight from the request, not as a sub-dependency: FastAPI solves every
+    # dependency node per request (cached or not), about 5 us each on this path.
+    authenticator = container_of(request).authenticator
+    principal, _ = await authenticator.authenticate(await bearer_token(request))
     return principal
 
 
@@ -98,10 +105,12 @@ class TenantContext:
         return TenantActor(self.principal.user_id, self.access.tenant_id, self.access.role)
 
 
-async def tenant_context(request: Request, container: ContainerDep) -> TenantContext:
+async def tenant_context(request: Request) -> TenantContext:
     token = await bearer_token(request)
     tenant_id = await tenant_header(request)
-    principal, access = await container.authenticator.authenticate(token, tenant_id=tenant_id)
+    # The container as in `current_principal`: not a dependency node of its own.
+    authenticator = container_of(request).authenticator
+    principal, access = await authenticator.authenticate(token, tenant_id=tenant_id)
     assert access is not None
     return TenantContext(principal, access)
 

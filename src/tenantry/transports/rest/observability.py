@@ -4,8 +4,8 @@ plain ASGI middleware (cheap on the hot path)."""
 from __future__ import annotations
 
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Sequence
 
 import structlog
@@ -28,11 +28,34 @@ LATENCY = Histogram(
 )
 
 
+class _Series:
+    """The labelled children of `REQUESTS` and `LATENCY`, looked up once per label set:
+    `labels()` stringifies, validates and takes a lock on every call (~2 us each, twice per
+    request). Holds as many entries as the metrics themselves hold series."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._histograms: dict[tuple[str, str], Histogram] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self._counters[method, route, status] = REQUESTS.labels(
+                method, route, str(status)
+            )
+        histogram = self._histograms.get((method, route))
+        if histogram is None:
+            histogram = self._histograms[method, route] = LATENCY.labels(method, route)
+        counter.inc()
+        histogram.observe(seconds)
+
+
 class Observability:
     def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IPNetwork] = ()) -> None:
         """`trusted_proxies`: whose `X-Forwarded-For` names the client in audit entries."""
         self.app = app
         self.trusted_proxies = trusted_proxies
+        self.series = _Series()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,8 +82,7 @@ class Observability:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
+            self.series.observe(scope["method"], route, status, elapsed)
             emit = log.warning if status >= 500 else log.debug
             emit(
                 "request",
@@ -79,7 +101,8 @@ def _request_id(scope: Scope) -> str:
             candidate: str = value.decode("latin-1")
             if REQUEST_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    # The same 32 hex digits as uuid4().hex without building a UUID (~2 us less).
+    return secrets.token_hex(16)
 
 
 class _OriginOf:

@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
+import uuid
+from collections import OrderedDict
+
 from fastapi import APIRouter, Response, status
 
-from tenantry.domain.accounts.tenants import delete_tenant, update_tenant
+from tenantry.domain.accounts.tenants import TenantView, delete_tenant, update_tenant
 from tenantry.transports.rest.deps import ContainerDep, TenantDep
 from tenantry.transports.rest.schemas.tenant import TenantRead, TenantUpdate
 
 router = APIRouter(prefix="/v1/tenant", tags=["tenant"])
 
 
+class RenderedViews:
+    """The JSON body of each tenant's view, rendered once per view object. `tenant_views`
+    hands out the same object for as long as its epoch-stamped entry is valid, so an identity
+    check is all it takes to know the body is current; a new view (any epoch bump) is rendered
+    afresh. Least recently used tenants go first beyond `max_entries`."""
+
+    def __init__(self, *, max_entries: int = 50_000) -> None:
+        self._bodies: OrderedDict[uuid.UUID, tuple[TenantView, bytes]] = OrderedDict()
+        self._max_entries = max_entries
+
+    def body(self, view: TenantView) -> bytes:
+        entry = self._bodies.get(view.id)
+        if entry is not None and entry[0] is view:
+            self._bodies.move_to_end(view.id)
+            return entry[1]
+        # Serialized here: a returned model would be validated once more on the way out.
+        body = TenantRead.model_validate(view).model_dump_json().encode()
+        self._bodies[view.id] = (view, body)
+        self._bodies.move_to_end(view.id)
+        if len(self._bodies) > self._max_entries:
+            self._bodies.popitem(last=False)
+        return body
+
+
+# Validating and serializing the view cost ~7 us of a ~130 us request (in-process timing).
+_rendered = RenderedViews()
+
+
 @router.get("", response_model=TenantRead)
 async def read_tenant(container: ContainerDep, tenant: TenantDep) -> Response:
-    view = TenantRead.model_validate(await container.tenant_views.get(tenant.tenant_id))
-    # Serialized here: a returned model would be validated once more on the way out, a
-    # measurable share of this hot read (bench/http_tenant.py).
-    return Response(view.model_dump_json(), media_type="application/json")
+    view = await container.tenant_views.get(tenant.tenant_id)
+    return Response(_rendered.body(view), media_type="application/json")
 
 
 @router.patch("")
