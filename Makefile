@@ -42,7 +42,7 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: $(STAMP) $(PEER_STAMP) ## run the benchmarks and print their tables (installs wrk if missing)
+bench: $(STAMP) $(PEER_STAMP) ## run the benchmarks, rewrite docs/benchmarks.md (installs wrk if missing)
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 

@@ -1,6 +1,7 @@
 """Event ingest: `POST /v1/collect` with one environment's client key at 32 connections, as
 events/s and p99 latency (target on PostgreSQL: >= 1,500 events/s with p99 <= 50 ms), beside
-`/healthz` in the same run. Every 202 is an event committed through the batching writer."""
+`/healthz` in the same run. Every 202 is an event committed through the batching writer.
+Runs on PostgreSQL unless --backend is given."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench import wrk
+from bench import summary, wrk
 from bench.load import (
     CPU_NOTE,
     HEALTHZ,
@@ -20,7 +21,7 @@ from bench.load import (
     warm_up,
     wrk_note,
 )
-from bench.options import Options, parse
+from bench.options import Options, default_to, parse
 from bench.report import Table
 from bench.server import Deployment, get_json, login, per_backend, running_server
 
@@ -71,11 +72,21 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
                 f"{cells[-1]}; events/s >= {RATE_TARGET:.0f} and p99 <= {P99_TARGET_MS:.0f} ms: "
                 + ("met" if met else "MISSED")
             )
+            summary.record(
+                "collect",
+                f"`POST /v1/collect` events/s and p99 ({backend})",
+                f">= {RATE_TARGET:,.0f}/s, p99 <= {P99_TARGET_MS:.0f} ms"
+                + (" (PostgreSQL)" if backend == "postgresql" else " (applies to PostgreSQL)"),
+                f"{run.rate:,.0f}/s, p99 {run.result.p99_ms:.1f} ms",
+                (summary.MET if met else summary.MISSED)
+                if backend == "postgresql"
+                else summary.REPORTED,
+            )
         table.add(*cells)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = parse(__doc__ or "", argv)
+    options = default_to(parse(__doc__ or "", argv), "postgresql")  # the target's database
     table = Table("Event ingest: POST /v1/collect vs /healthz (wrk)", HTTP_COLUMNS)
     table.notes += [
         CPU_NOTE,
@@ -83,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"`{ROUTE}` sends `X-Client-Key` (one environment) and a {len(json.dumps(EVENT))}-byte "
         "JSON event; a 202 means the event is committed (batches of up to 500 or every 5 ms)",
         "the per-key rate limit is lifted for the run (TENANTRY_COLLECT_RATE/BURST)",
-        "each route is warmed up for 1 s first; the target applies to PostgreSQL",
+        "each route is warmed up for 1 s first; the target applies to PostgreSQL (the only "
+        "backend unless --backend is given)",
     ]
     return per_backend(options, tag="collect", table=table, measure=measure)
 

@@ -39,6 +39,20 @@ def bench_database(backend: str, *, tag: str, workdir: Path, postgres_url: str) 
             yield server.set(database=name).render_as_string(hide_password=False)
         finally:
             connection.execute(drop)
+            drop_silos(connection, name)
+
+
+def drop_silos(connection: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    """Drop the silo tenants' databases the server created next to `name` (`<name>_t_<id>`,
+    e.g. in bench.router)."""
+    pattern = name.replace("_", "\\_") + "\\_t\\_%"
+    rows = connection.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,)
+    ).fetchall()
+    for (silo,) in rows:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(silo)))
+        )
 
 
 def with_driver(url: str, driver: str) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from bench import summary
 from bench.options import Options, parse
 from bench.report import Table
 from bench.server import BENCH_PASSWORD, Deployment, login, per_backend, running_server
@@ -135,6 +136,13 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
             loops=ITERATIONS,
         )
     verdict = "met" if result.stale == 0 else "MISSED"
+    summary.record(
+        "eviction",
+        f"stale 200s after a cross-worker eviction, {result.iterations:,} loops ({backend})",
+        "0",
+        str(result.stale),
+        summary.MET if result.stale == 0 else summary.MISSED,
+    )
     table.add(
         backend,
         result.iterations,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from bench import wrk
+from bench import summary, wrk
 from bench.load import (
     CPU_NOTE,
     HEALTHZ,
@@ -50,6 +50,13 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
         if run.route == "/v1/me":
             ratio = run.rate / baseline
             cells[-1] = f"{ratio:.2f} (target >= {TARGET}: {verdict(ratio, TARGET)})"
+            summary.record(
+                "http_me",
+                f"`GET /v1/me` / `/healthz` ({backend})",
+                f">= {TARGET}",
+                f"{ratio:.2f}",
+                summary.at_least(ratio, TARGET),
+            )
         table.add(*cells)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from bench import wrk
+from bench import summary, wrk
 from bench.load import (
     CPU_NOTE,
     HEALTHZ,
@@ -78,11 +78,30 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
         if run.route == ROUTE:
             ratio = run.rate / baseline
             cells[-1] = f"{ratio:.2f} (target >= {RATIO_TARGET}: {verdict(ratio, RATIO_TARGET)})"
+            summary.record(
+                "http_tenant",
+                f"`GET /v1/tenant` / `/healthz` ({backend})",
+                f">= {RATIO_TARGET}",
+                f"{ratio:.2f}",
+                summary.at_least(ratio, RATIO_TARGET),
+            )
         table.add(*cells)
     cells = http_row(backend, half, baseline)
     cells[1] = HALF_LOAD
     cells[-1] = half_rate_verdict(half, maximum)
     table.add(*cells)
+    record_half_rate("http_tenant", backend, half, maximum)
+
+
+def record_half_rate(benchmark: str, backend: str, half: Measurement, maximum: float) -> None:
+    p99 = half.result.p99_ms
+    summary.record(
+        benchmark,
+        f"`GET /v1/tenant` p99 at half of its maximum rate ({backend})",
+        f"<= {P99_TARGET_MS:.0f} ms",
+        f"{p99:.2f} ms at {half.rate / maximum:.2f} of max",
+        summary.at_most(p99, P99_TARGET_MS),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 
-from bench import wrk
+from bench import summary, wrk
 from bench.fixtures import add_confirmed_users, bench_emails
 from bench.load import CPU_NOTE, drive, warm_up, wrk_note
 from bench.options import Options, parse
@@ -26,6 +26,10 @@ from bench.server import BENCH_EMAIL, BENCH_PASSWORD, Deployment, login, per_bac
 from tenantry.settings import Settings
 
 TARGET = 0.8
+# OWASP's password storage cheat sheet, first Argon2id option: m=19 MiB, t=2, p=1.
+OWASP_MEMORY_KIB = 19 * 1024
+OWASP_TIME_COST = 2
+OWASP_PARALLELISM = 1
 # Logins rotate over many accounts, as real traffic does: one account signing in on all
 # connections at once would meet the lockout, which admits only a few attempts in flight.
 USERS = 64
@@ -59,6 +63,19 @@ class Argon2Cost:
             memory_kib=int(fields["argon2_memory_kib"].default),
             time_cost=int(fields["argon2_time_cost"].default),
             parallelism=int(fields["argon2_parallelism"].default),
+        )
+
+    def record_owasp(self) -> None:
+        """The configured cost against OWASP's minimum for Argon2id, in the summary."""
+        owasp = (OWASP_MEMORY_KIB, OWASP_TIME_COST, OWASP_PARALLELISM)
+        met = (self.memory_kib, self.time_cost) >= owasp[:2] and self.parallelism >= owasp[2]
+        summary.record(
+            "login",
+            "Argon2id parameters at or above OWASP's minimum",
+            f"m >= {OWASP_MEMORY_KIB // 1024} MiB, t >= {OWASP_TIME_COST}, "
+            f"p >= {OWASP_PARALLELISM}",
+            f"m = {self.memory_kib / 1024:g} MiB, t = {self.time_cost}, p = {self.parallelism}",
+            summary.MET if met else summary.MISSED,
         )
 
     def verifier(self) -> Callable[[], None]:
@@ -120,6 +137,13 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
         )
     bound = (os.cpu_count() or 1) / per_verify
     ratio = run.rate / bound
+    summary.record(
+        "login",
+        f"login / Argon2 bound ({backend})",
+        f">= {TARGET}",
+        f"{ratio:.2f} ({run.rate:,.0f}/s of {bound:,.0f}/s)",
+        summary.at_least(ratio, TARGET),
+    )
     table.add(
         backend,
         per_verify * 1000,
@@ -138,6 +162,7 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse(__doc__ or "", argv)
     cost = Argon2Cost.configured()
+    cost.record_owasp()
     table = Table("Password login vs the Argon2 bound (wrk)", COLUMNS)
     table.notes += [
         CPU_NOTE,

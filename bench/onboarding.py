@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from bench import summary
 from bench.databases import BackendUnavailable, bench_database, with_driver
 from bench.fixtures import bench_emails, insert_unconfirmed_users, onboard
 from bench.options import Options, parse
@@ -129,6 +130,13 @@ async def measure_backend(options: Options, table: Table, backend: str, url: str
             goal = f">= {target:,.0f}/s"
             if tasks == options.concurrency:
                 goal += f": {verdict(onboarded.rate, target)}"
+                summary.record(
+                    "onboarding",
+                    f"onboarding transactions/s, {tasks} tasks ({driver})",
+                    f">= {target:,.0f}/s",
+                    f"{onboarded.rate:,.0f}/s",
+                    summary.at_least(onboarded.rate, target),
+                )
             table.add(
                 driver,
                 tasks,

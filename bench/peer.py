@@ -20,13 +20,14 @@ from pathlib import Path
 
 import httpx
 
-from bench import wrk
+from bench import summary, wrk
 from bench.http_tenant import (
     HALF_LOAD,
     HALF_LOAD_NOTE,
     ROUTE,
     at_half_rate,
     half_rate_verdict,
+    record_half_rate,
     tenant_headers,
 )
 from bench.http_tenant import RATIO_TARGET as HEALTHZ_TARGET
@@ -193,6 +194,21 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
     cpu_factor = statistics.median(run.server_cpu_ms for run in peer_runs) / statistics.median(
         run.server_cpu_ms for run in tenant_runs
     )
+    summary.record(
+        "peer",
+        f"`GET /v1/tenant` / {peer_label} `GET {PEER_ROUTE}` (sqlite)",
+        f">= {PEER_TARGET:g}x",
+        f"{to_peer:.2f}x",
+        summary.at_least(to_peer, PEER_TARGET),
+    )
+    summary.record(
+        "peer",
+        "`GET /v1/tenant` / `/healthz`, medians of the peer run (sqlite)",
+        f">= {HEALTHZ_TARGET} (stretch {HEALTHZ_STRETCH})",
+        f"{to_healthz:.2f}",
+        summary.at_least(to_healthz, HEALTHZ_TARGET),
+    )
+    record_half_rate("peer", "sqlite, peer run", half, maximum)
     table.add(*median_row(peer_label, peer_runs, "1.00 (the peer)"))
     table.add(
         *median_row(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from bench import wrk
+from bench import summary, wrk
 from bench.load import CPU_NOTE, HTTP_COLUMNS, Measurement, drive, http_row, warm_up, wrk_note
 from bench.options import Options, parse
 from bench.report import Table
@@ -66,6 +66,13 @@ def measure(options: Options, table: Table, backend: str, target: Deployment) ->
         table.add(*cells)
     ratio = _mean(runs, "silo") / pool_rate
     table.notes.append(f"{backend}: silo/pool req/s = {ratio:.2f} (means of two runs each)")
+    summary.record(
+        "router",
+        f"products list, silo / pool tenant req/s ({backend})",
+        "report",
+        f"{ratio:.2f}",
+        summary.REPORTED,
+    )
 
 
 def _mean(runs: list[Measurement], kind: str) -> float:

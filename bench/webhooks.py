@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy import Engine, create_engine, delete, func, insert, or_, select
 from sqlalchemy.pool import NullPool
 
-from bench import wrk
+from bench import summary, wrk
 from bench.databases import with_driver
 from bench.options import Options, parse
 from bench.report import Table
@@ -463,6 +463,21 @@ def _report(table: Table, backend: str, runs: list[Run]) -> None:
                 )
             else:
                 ratio = f"{run.rate / base.rate:.2f}"
+                summary.record(
+                    "webhooks",
+                    f"backlog delivery events/s, {run.workers} workers / 1 worker ({backend})",
+                    "report",
+                    f"{ratio} ({base.rate:,.0f} -> {run.rate:,.0f}/s)",
+                    summary.REPORTED,
+                )
+        if steady and run.workers == 1 and run.arrived:
+            summary.record(
+                "webhooks",
+                f"commit-to-arrival p50 / p99, 1 worker ({backend})",
+                "report",
+                f"{run.percentile_ms(0.5):.1f} / {run.percentile_ms(0.99):.1f} ms",
+                summary.REPORTED,
+            )
         table.add(
             backend,
             run.workers,
