@@ -18,13 +18,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tenantry.bootstrap import Container
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.settings import Settings
-from tenantry.storage.models import StoreMove, Tenant
+from tenantry.storage.models import StoreMove, Tenant, User
 from tenantry.transports.rest.app import create_app
-from tests.support.api import bearer, register, sign_in
+from tests.integration.test_web_sessions import web_sign_in
+from tests.support.api import Account, bearer, register, sign_in
 from tests.support.browser import chromium, password_sign_in, screenshot, session_cookie
 from tests.support.mailbox import Mailbox
 from tests.support.net import free_port
@@ -340,3 +342,60 @@ async def test_the_console_on_the_private_admin_listener(
             await page.get_by_role("button", name="Disable tenant").click()
             await page.get_by_text("The tenant is disabled.").wait_for()
             await screenshot(page, "admin-private-listener")
+
+
+async def test_the_console_edits_refuse_the_wrong_visitor_and_bad_input(
+    container: Container, client: httpx.AsyncClient, ann: Account, bob: Account
+) -> None:
+    """The name, features and metadata posts: a signed-in non-admin gets 403 even with a
+    valid CSRF token, no session goes to sign in, an unknown tenant is a 404 page, a
+    non-object metadata a 422; nothing changes. Bob's posts to Ann's tenant's wizard are
+    refused as for any page of a tenant he is not in. In process, both databases."""
+    edits = {
+        "name": {"name": "Taken over"},
+        "features": {"feature.webhooks": "on"},
+        "metadata": {"metadata": '{"owner": "bob"}'},
+    }
+    anonymous = {
+        path: await client.post(f"/admin/tenants/{ann.tenant_id}/{path}", data=form)
+        for path, form in edits.items()
+    }
+    assert all(
+        r.status_code == 303 and r.headers["location"] == "/login" for r in anonymous.values()
+    )
+
+    csrf = await web_sign_in(client, bob)
+    for path, form in edits.items():
+        refused = await client.post(
+            f"/admin/tenants/{ann.tenant_id}/{path}", data={"csrf_token": csrf, **form}
+        )
+        assert refused.status_code == 403, path
+        assert "Platform admins only" in refused.text
+    wizard = await client.post(
+        f"/app/t/{ann.tenant_id}/onboarding/experiment",
+        data={"csrf_token": csrf, "name": "Hijack", "project_id": str(uuid.uuid4())},
+    )
+    assert wizard.status_code == 403
+    assert "You no longer have access to this tenant" in wizard.text
+
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(User).where(User.id == uuid.UUID(bob.user_id)).values(is_platform_admin=True)
+        )
+    missing = await client.post(
+        f"/admin/tenants/{uuid.uuid4()}/name", data={"csrf_token": csrf, "name": "Ghost"}
+    )
+    assert missing.status_code == 404 and "No such tenant" in missing.text
+    for text in ("[1, 2]", "not json", '{"k": ' + "1" * 30_000 + "}"):
+        bad = await client.post(
+            f"/admin/tenants/{ann.tenant_id}/metadata", data={"csrf_token": csrf, "metadata": text}
+        )
+        assert bad.status_code == 422
+        assert "Enter a JSON object" in bad.text
+    empty_name = await client.post(
+        f"/admin/tenants/{ann.tenant_id}/name", data={"csrf_token": csrf, "name": "  "}
+    )
+    assert empty_name.status_code == 422
+    details = await container.admin_tenants.details(uuid.UUID(ann.tenant_id))
+    assert details.name == "Ann's workspace"
+    assert details.metadata == {} and details.feature_overrides == {}
