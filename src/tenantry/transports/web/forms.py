@@ -5,6 +5,7 @@ message and status."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,21 +17,23 @@ from tenantry.transports.web.render import redirect
 
 # The form's page, rendered again when called with `status=` and `error=`.
 PageAgain = Callable[..., Awaitable[Response]]
+T = TypeVar("T")
 
 
 async def change_then_redirect(
     container: Container,
-    change: Callable[[AsyncSession], Awaitable[object]],
+    change: Callable[[AsyncSession], Awaitable[T]],
     *,
-    done: str,
+    done: str | Callable[[T], str],
     refused: PageAgain,
 ) -> Response:
+    """`done` is where to go, or makes it from what the change returned (a created id)."""
     try:
         async with container.db.transaction() as session:
-            await change(session)
+            changed = await change(session)
     except DomainError as error:
         return await show_refusal(refused, error)
-    return redirect(done)
+    return redirect(done(changed) if callable(done) else done)
 
 
 async def show_refusal(page: PageAgain, error: DomainError) -> Response:

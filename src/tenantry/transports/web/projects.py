@@ -186,17 +186,14 @@ async def create(
         return await projects_page(
             request, container, post.visitor, actor, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            project = await projects.create_project(
-                session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
-            )
-    except DomainError as error:
-        status, message = failure(error)
-        return await projects_page(
-            request, container, post.visitor, actor, status=status, error=message
-        )
-    return redirect(f"/app/t/{tenant_id}/projects/{project.id}?notice=project_created")
+    return await change_then_redirect(
+        container,
+        lambda session: projects.create_project(
+            session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
+        ),
+        done=lambda project: f"/app/t/{tenant_id}/projects/{project.id}?notice=project_created",
+        refused=partial(projects_page, request, container, post.visitor, actor),
+    )
 
 
 @router.get("/{project_id}")

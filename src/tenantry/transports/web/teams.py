@@ -22,7 +22,7 @@ from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect
 from tenantry.transports.web.paging import page_links, requested_page
-from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.render import WebRoute
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
 
 router = APIRouter(prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False)
@@ -158,17 +158,14 @@ async def create(
         return await teams_page(
             request, container, post.visitor, actor, status=422, error=NAME_MESSAGE
         )
-    try:
-        async with container.db.transaction() as session:
-            team = await teams.create_team(
-                session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
-            )
-    except DomainError as error:
-        status, message = failure(error)
-        return await teams_page(
-            request, container, post.visitor, actor, status=status, error=message
-        )
-    return redirect(f"/app/t/{tenant_id}/teams/{team.id}?notice=team_created")
+    return await change_then_redirect(
+        container,
+        lambda session: teams.create_team(
+            session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
+        ),
+        done=lambda team: f"/app/t/{tenant_id}/teams/{team.id}?notice=team_created",
+        refused=partial(teams_page, request, container, post.visitor, actor),
+    )
 
 
 @router.get("/{team_id}")
