@@ -24,6 +24,9 @@ from tenantry.storage import sqlite_inline
 from tenantry.storage.epoch import ACCESS_EPOCH, AccessEpoch, FileEpoch, PostgresEpoch
 from tenantry.storage.hooks import run_after_commit
 
+# A connection not established in this time, or none free in the pool, is an outage.
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_WAIT_SECONDS = 5.0
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -74,7 +77,15 @@ class Store:
         self.dialect = self.url.get_backend_name()
         options: dict[str, Any] = {}
         if self.dialect == "postgresql":
-            options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+            options = {
+                "pool_size": pool_size,
+                "max_overflow": pool_size,
+                "pool_pre_ping": True,
+                # Fail fast rather than hang when the server is unreachable or saturated:
+                # both end as 503 with Retry-After (storage/outages.py).
+                "pool_timeout": POOL_WAIT_SECONDS,
+                "connect_args": {"timeout": CONNECT_TIMEOUT_SECONDS},
+            }
         else:
             path = self.url.database or ""
             options = {"async_creator": lambda: sqlite_inline.connect(path)}
@@ -91,7 +102,7 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commits on success, rolls back on any error."""
-        async with self._write_turn(), self._writer() as session, session.begin():
+        async with self.write_turn(), self._writer() as session, session.begin():
             self._prepare(session)
             yield session
         run_after_commit(session)
@@ -99,7 +110,8 @@ class Store:
     def _prepare(self, session: AsyncSession) -> None:
         """Hook for subclasses: equip a write session before the work runs."""
 
-    def _write_turn(self) -> AbstractAsyncContextManager[object]:
+    def write_turn(self) -> AbstractAsyncContextManager[object]:
+        """Hold while writing: one write transaction at a time per process on SQLite."""
         return self._write_lock if self._write_lock is not None else nullcontext()
 
     @asynccontextmanager

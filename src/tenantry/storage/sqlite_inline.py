@@ -73,6 +73,12 @@ class InlineConnection:
         self._connection: sqlite3.Connection | None = connection
 
     @property
+    def sqlite3(self) -> sqlite3.Connection:
+        """The `sqlite3` connection itself, for statements run without SQLAlchemy
+        (`storage/driver.py`)."""
+        return self._conn
+
+    @property
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 

@@ -101,8 +101,7 @@ class LoginFlow:
         """Rotate the token; its holder must still be confirmed and enabled (`rotate` reads
         the holder's columns with the token). The access token is signed once the rotation
         has committed."""
-        async with self._d.db.transaction() as session:
-            rotation = await rotate(session, token=refresh_token, now=self._d.clock.now())
+        rotation = await rotate(self._d.db, token=refresh_token, now=self._d.clock.now())
         if rotation.user is None or rotation.session_id is None or rotation.refresh_token is None:
             raise Unauthenticated(
                 "The refresh token is invalid or revoked.", code="invalid_refresh_token"
