@@ -18,25 +18,76 @@ V = TypeVar("V")
 
 
 class EpochCache(Generic[K, V]):
+    """Entries loaded under one access epoch. An entry of another epoch can never be valid
+    again (the epoch never returns to a past value), so meeting a new epoch drops every entry at
+    once: memory holds only what the current epoch can serve, however many users, tokens and
+    tenants went through the process before."""
+
     def __init__(self, *, max_entries: int = 50_000) -> None:
-        self._entries: OrderedDict[K, tuple[Stamp, V]] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._epoch: Stamp | None = None
         self._max_entries = max_entries
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: K, *, epoch: Stamp) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != epoch:
+        if epoch != self._epoch:
+            self._begin(epoch)
             return None
-        self._entries.move_to_end(key)
-        return entry[1]
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
 
     def put(self, key: K, value: V, *, epoch: Stamp) -> None:
-        """Store `value` as loaded under `epoch` (read *before* loading it)."""
+        """Store `value` as loaded under `epoch` (read *before* loading it). Under an epoch
+        already left behind it is kept until the next `get`, which meets the current one."""
+        if epoch != self._epoch:
+            self._begin(epoch)
         entries = self._entries
-        entries[key] = (epoch, value)
+        entries[key] = value
         entries.move_to_end(key)
+        if len(entries) > self._max_entries:
+            entries.popitem(last=False)
+
+    def _begin(self, epoch: Stamp) -> None:
+        self._entries.clear()
+        self._epoch = epoch
+
+
+class ExpiringCache(Generic[K, V]):
+    """Values valid until a known instant (a token's `exp`, in epoch seconds): bounded, least
+    recently used out first, and expired entries at the cold end dropped as new ones arrive,
+    so a stream of tokens each used a few times holds about one lifetime's worth, not
+    `max_entries`."""
+
+    def __init__(self, *, max_entries: int) -> None:
+        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def get(self, key: K, *, now: int) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= now:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: K, value: V, *, expires_at: int, now: int) -> None:
+        entries = self._entries
+        entries[key] = (value, expires_at)
+        entries.move_to_end(key)
+        while entries and next(iter(entries.values()))[1] <= now:
+            entries.popitem(last=False)
         if len(entries) > self._max_entries:
             entries.popitem(last=False)
 

@@ -4,7 +4,6 @@ that checks the user, the session and, for tenant-scoped routes, the membership 
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +11,7 @@ import jwt
 from sqlalchemy import Row, and_, select
 
 from tenantry.clock import Clock
-from tenantry.domain.caching import EpochCache
+from tenantry.domain.caching import EpochCache, ExpiringCache
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.federation import FederatedTokens, resolve_external_user
 from tenantry.domain.identity.tokens import AccessTokens
@@ -67,7 +66,9 @@ class Authenticator:
         self._decisions: EpochCache[
             tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None], _AccessRow | None
         ] = EpochCache()
-        self._external: OrderedDict[str, tuple[_Identity, int]] = OrderedDict()
+        self._external: ExpiringCache[str, _Identity] = ExpiringCache(
+            max_entries=EXTERNAL_CACHE_SIZE
+        )
 
     async def authenticate(
         self, token: str, *, tenant_id: uuid.UUID | None = None
@@ -158,17 +159,13 @@ class Authenticator:
         """Verify and link an external token once; its identity is reused until it expires
         (the user, session and tenant checks still run on every request)."""
         now = int(self._clock.now().timestamp())
-        cached = self._external.get(token)
-        if cached is not None and cached[1] > now:
-            self._external.move_to_end(token)  # least recently used goes first
-            return cached[0]
+        cached = self._external.get(token, now=now)
+        if cached is not None:
+            return cached
         external = await self._federated.verify(token, issuer=issuer)
         user = await resolve_external_user(self._deps, external)
         identity = _Identity(user.user_id, None, user.email, external.issued_at)
-        self._external[token] = (identity, external.expires_at)
-        self._external.move_to_end(token)
-        if len(self._external) > EXTERNAL_CACHE_SIZE:
-            self._external.popitem(last=False)
+        self._external.put(token, identity, expires_at=external.expires_at, now=now)
         return identity
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from tenantry.clock import Clock
+from tenantry.domain.caching import ExpiringCache
 from tenantry.domain.identity.keys import ALGORITHM, KeyRing
 from tenantry.errors import Unauthenticated
 
@@ -57,7 +57,9 @@ class AccessTokens:
         self._clock = clock
         self.issuer = issuer
         self.ttl = ttl
-        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._verified: ExpiringCache[str, AccessClaims] = ExpiringCache(
+            max_entries=VERIFIED_CACHE_SIZE
+        )
 
     def issue(self, subject: TokenSubject) -> str:
         key = self._keys.current()
@@ -84,16 +86,13 @@ class AccessTokens:
     async def verify(self, token: str) -> AccessClaims:
         """The token's claims, or `Unauthenticated` for anything not signed and shaped by us."""
         now = int(self._clock.now().timestamp())
-        cached = self._verified.get(token)
+        cached = self._verified.get(token, now=now)
         if cached is not None:
-            if cached.expires_at > now:
-                self._verified.move_to_end(token)  # least recently used goes first
-                return cached
-            del self._verified[token]
+            return cached
         claims = self._from_payload(await self._decode(token))
         if claims.expires_at <= now:
             raise Unauthenticated("The access token has expired.", code="token_expired")
-        self._remember(token, claims)
+        self._verified.put(token, claims, expires_at=claims.expires_at, now=now)
         return claims
 
     async def _decode(self, token: str) -> dict[str, Any]:
@@ -150,8 +149,3 @@ class AccessTokens:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise _invalid() from error
-
-    def _remember(self, token: str, claims: AccessClaims) -> None:
-        self._verified[token] = claims
-        if len(self._verified) > VERIFIED_CACHE_SIZE:
-            self._verified.popitem(last=False)
