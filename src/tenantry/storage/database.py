@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={sqlite_inline.BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -102,17 +104,52 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commits on success, rolls back on any error."""
-        async with self.write_turn(), self._writer() as session, session.begin():
-            self._prepare(session)
-            yield session
+        if self._write_lock is None:  # PostgreSQL: no turn to take
+            async with self._writer() as session, session.begin():
+                self._prepare(session)
+                yield session
+        else:
+            async with self.write_turn() as deadline, AsyncExitStack() as stack:
+                session = await sqlite_inline.when_unlocked(
+                    partial(self._begin_write, stack), deadline=deadline
+                )
+                self._prepare(session)
+                yield session
         run_after_commit(session)
+
+    async def _begin_write(self, stack: AsyncExitStack) -> AsyncSession:
+        """A write session whose transaction has begun, so holds SQLite's write lock; handed
+        to `stack` to end. Taking the lock fails at once while another process holds it."""
+        async with AsyncExitStack() as attempt:
+            session = await attempt.enter_async_context(self._writer())
+            await attempt.enter_async_context(session.begin())
+            await session.connection()  # BEGIN IMMEDIATE
+            stack.push_async_exit(attempt.pop_all())
+        return session
 
     def _prepare(self, session: AsyncSession) -> None:
         """Hook for subclasses: equip a write session before the work runs."""
 
-    def write_turn(self) -> AbstractAsyncContextManager[object]:
-        """Hold while writing: one write transaction at a time per process on SQLite."""
-        return self._write_lock if self._write_lock is not None else nullcontext()
+    @asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[float]:
+        """Hold while writing: one write transaction at a time per process on SQLite. Yields
+        the time by which SQLite's write lock must be had (`sqlite_inline.when_unlocked`); the
+        wait for this turn counts, so writers queued behind a locked file fail fast together
+        rather than one patience after another."""
+        patience = sqlite_inline.WRITE_LOCK_PATIENCE_SECONDS
+        deadline = asyncio.get_running_loop().time() + patience
+        if self._write_lock is None:
+            yield deadline
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked: no write turn in time") from None
+        try:
+            yield deadline
+        finally:
+            self._write_lock.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

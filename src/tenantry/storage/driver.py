@@ -35,12 +35,12 @@ _OUTAGES: tuple[type[BaseException], ...] = (
 async def sqlite_write(store: Store) -> AsyncIterator[sqlite3.Connection]:
     """A `sqlite3` connection inside BEGIN IMMEDIATE, in the store's turn for writes:
     committed when the block ends, rolled back if it raises."""
-    async with store.write_turn(), store.engine.connect() as connection:
+    async with store.write_turn() as deadline, store.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         assert isinstance(driver, sqlite_inline.InlineConnection)
         raw = driver.sqlite3
         try:
-            raw.execute("BEGIN IMMEDIATE")
+            await sqlite_inline.when_unlocked(driver.begin_write, deadline=deadline)
             yield raw
         except _OUTAGES as error:
             raw.rollback()

@@ -36,6 +36,7 @@ CHANNEL = "tenantry_access_epoch"
 ACCESS_EPOCH = "access_epoch"
 STAMP = struct.Struct("<Q")
 LISTENER_RETRY_SECONDS = 1.0
+LISTENER_CONNECT_TIMEOUT_SECONDS = 5.0
 # Built once and run as Core on the unit of work's connection: this rides along with the
 # revocations on the sign-in and refresh paths.
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
@@ -125,19 +126,21 @@ class PostgresEpoch:
         while True:
             connection = None
             try:
-                connection = await asyncpg.connect(self._dsn)
+                connection = await asyncpg.connect(
+                    self._dsn, timeout=LISTENER_CONNECT_TIMEOUT_SECONDS
+                )
                 self._lost.clear()
                 connection.add_termination_listener(lambda _conn: self._lost.set())
                 await connection.add_listener(CHANNEL, self._advance)
                 self._advance()  # anything missed while not listening is now stale
                 self._listening = True
                 await self._lost.wait()
-            except (OSError, asyncpg.PostgresError) as error:
+            except Exception as error:  # whatever ended it, listen again: never give up
                 log.warning("epoch_listener_down", error=repr(error))
             finally:
                 self._listening = False
-                if connection is not None and not connection.is_closed():
-                    await connection.close()
+                if connection is not None:
+                    connection.terminate()  # no goodbye to a server that may be gone
             await asyncio.sleep(LISTENER_RETRY_SECONDS)
 
 

@@ -5,14 +5,23 @@ aiosqlite sends every call (BEGIN, execute, fetch, COMMIT) to a worker thread an
 indexed WAL read in microseconds. Measured on this project's read path, running the calls
 inline cuts that by an order of magnitude. It is safe because WAL readers never wait and
 `Database` admits one write transaction per process at a time (an asyncio lock), so the loop
-never blocks on its own lock; only another process's write can make it wait (busy timeout).
+never blocks on its own lock. Another process's write lock is not waited for in SQLite's busy
+handler either, which would stop the loop for as long as that process holds it: a write
+transaction gives up at once (`begin`) and `when_unlocked` tries again from the loop, for a
+bounded time, after which the caller answers 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 10_000  # statements other than taking the write lock (`begin`)
+WRITE_LOCK_PATIENCE_SECONDS = 3.0
+_LONGEST_PAUSE_SECONDS = 0.05
 
 
 class InlineCursor:
@@ -87,8 +96,21 @@ class InlineConnection:
 
     def begin(self, *, immediate: bool) -> None:
         """Open a transaction straight on `sqlite3`: `Database` calls this from SQLAlchemy's
-        `begin` event, where a Core `exec_driver_sql` would cost more than the transaction."""
-        self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        `begin` event, where a Core `exec_driver_sql` would cost more than the transaction.
+        A write transaction never waits for another process's write lock: "database is locked"
+        at once, for `when_unlocked` to wait on the event loop."""
+        if not immediate:
+            self._conn.execute("BEGIN")
+            return
+        self._conn.execute("PRAGMA busy_timeout=0")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    async def begin_write(self) -> None:
+        """`begin` a write transaction, shaped for `when_unlocked`."""
+        self.begin(immediate=True)
 
     async def commit(self) -> None:
         self._conn.commit()
@@ -111,5 +133,28 @@ class InlineConnection:
 async def connect(path: str) -> InlineConnection:
     """A connection in autocommit mode; `Database` issues BEGIN itself."""
     return InlineConnection(
-        sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     )
+
+
+def is_locked(error: sqlite3.Error) -> bool:
+    """Whether `error` is another connection's lock, not a fault of the statement."""
+    return getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+async def when_unlocked(attempt: Callable[[], Awaitable[T]], *, deadline: float) -> T:
+    """Run `attempt`, which takes the write lock without waiting (`begin`), until no other
+    process holds the lock: the loop serves other requests meanwhile. Past `deadline` (loop
+    time) the last "database is locked" is raised, which the transports answer with 503."""
+    loop = asyncio.get_running_loop()
+    pause = 0.001
+    while True:
+        try:
+            return await attempt()
+        except sqlite3.OperationalError as error:
+            if not is_locked(error) or loop.time() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(2 * pause, _LONGEST_PAUSE_SECONDS)

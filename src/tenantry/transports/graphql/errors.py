@@ -9,10 +9,9 @@ from typing import Any
 
 import structlog
 from graphql import GraphQLError, GraphQLSyntaxError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tenantry.errors import DomainError
+from tenantry.storage.outages import is_outage
 from tenantry.transports.rest.problems import status_for
 
 log = structlog.get_logger("tenantry.graphql")
@@ -29,8 +28,6 @@ CODE_BY_STATUS = {
     503: "SERVICE_UNAVAILABLE",
 }
 INTERNAL = "INTERNAL_SERVER_ERROR"
-# The errors `rest/problems.py` answers with 503 `database_unavailable`.
-STORAGE_ERRORS = (OperationalError, InterfaceError, PoolTimeout, ConnectionError)
 
 
 def shaped(error: GraphQLError) -> GraphQLError:
@@ -38,7 +35,7 @@ def shaped(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, DomainError):
         return _domain(error, original)
-    if isinstance(original, STORAGE_ERRORS):
+    if original is not None and is_outage(original):  # as `rest/problems.py`: 503
         log.warning("database_unavailable", error=repr(original))
         detail = "The database is unavailable; try again."
         return _with(error, detail, "SERVICE_UNAVAILABLE", "database_unavailable", retryAfter=1)

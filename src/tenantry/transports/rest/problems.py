@@ -9,11 +9,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from tenantry import errors
+from tenantry.storage.outages import DRIVER_OUTAGES, is_outage
 
 log = structlog.get_logger("tenantry.http")
 
@@ -105,7 +106,11 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, code, str(error.detail), headers=headers)
 
 
-async def _storage_down(_request: Request, error: Exception) -> JSONResponse:
+async def _storage_error(_request: Request, error: Exception) -> JSONResponse:
+    """An outage (`storage/outages.py`) is 503 with Retry-After; any other database error is
+    a fault of ours, handed on to `_unexpected` as before."""
+    if not is_outage(error):
+        raise error
     log.warning("database_unavailable", error=repr(error))
     return problem(
         503,
@@ -124,6 +129,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for storage_error in (OperationalError, InterfaceError, PoolTimeout, ConnectionError):
-        app.add_exception_handler(storage_error, _storage_down)
+    for storage_error in (DBAPIError, PoolTimeout, *DRIVER_OUTAGES):
+        app.add_exception_handler(storage_error, _storage_error)
     app.add_exception_handler(Exception, _unexpected)
