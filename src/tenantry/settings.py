@@ -79,6 +79,30 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         default=365, ge=1, description="days audit entries are kept before the hourly purge"
     )
+    credential_grace: int = Field(
+        default=86_400,
+        ge=1,
+        description="seconds revoked or expired sessions and expired codes are kept before "
+        "the purge deletes them (a replayed refresh token answers 'revoked' meanwhile)",
+    )
+    purge_interval: int = Field(
+        default=3600,
+        ge=1,
+        description="seconds between retention purges (spent credentials, idempotency "
+        "records, old audit entries, settled events); shorter only for soak tests",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        description="bytes a request body may hold on any route (413 past it, chunked bodies "
+        "counted as they arrive); some routes take less",
+    )
+    request_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds a request may take, its body upload included: 408 while the body "
+        "is still arriving (a slow client), 503 with Retry-After once it is in (a slow server)",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     graphiql: bool = Field(

@@ -16,6 +16,7 @@ from types import FrameType
 import uvicorn
 
 from tenantry.settings import listen_address
+from tenantry.transports.cli.listener_options import LISTENER_OPTIONS
 
 ADMIN_APP = "tenantry.transports.rest.app:create_served_admin_app"
 STOP_TIMEOUT_SECONDS = 10.0
@@ -41,9 +42,7 @@ def admin_listener(address: str | None) -> Iterator[None]:
         factory=True,
         host=host,
         port=port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
+        **LISTENER_OPTIONS,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="admin-listener", daemon=True)

@@ -20,6 +20,7 @@ from tenantry.errors import DomainError
 from tenantry.logs import configure_logging
 from tenantry.settings import Settings, listen_address
 from tenantry.transports.cli.admin_listener import AdminListenerFailed, admin_listener
+from tenantry.transports.cli.listener_options import LISTENER_OPTIONS
 
 T = TypeVar("T")
 
@@ -105,9 +106,7 @@ def serve(
                 host=host,
                 port=port,
                 workers=workers,
-                log_level="warning",
-                access_log=False,
-                proxy_headers=False,
+                **LISTENER_OPTIONS,
             )
     except AdminListenerFailed as error:
         _fail(str(error))

@@ -15,8 +15,9 @@ from tenantry.logs import configure_logging
 from tenantry.settings import Settings
 from tenantry.transports import web
 from tenantry.transports.graphql import graphql_router
-from tenantry.transports.rest import problems
+from tenantry.transports.rest import openapi, problems
 from tenantry.transports.rest.cors import CollectCors
+from tenantry.transports.rest.limits import RequestLimits
 from tenantry.transports.rest.observability import Observability
 from tenantry.transports.rest.routers import (
     admin,
@@ -40,6 +41,7 @@ from tenantry.transports.rest.routers import (
     webhooks,
     wellknown,
 )
+from tenantry.transports.rest.security_headers import SecurityHeaders
 
 NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -87,6 +89,7 @@ def create_app(
     )
     app.state.container = resolved
     problems.install(app)
+    openapi.install(app)
     routers = [health.router]
     if include_public:
         # FastAPI tries routers in this order, each one passed costing ~8 us per request
@@ -119,10 +122,27 @@ def create_app(
         app.include_router(router)
     if include_public or include_admin:
         web.install(app, public_pages=include_public, admin_console=include_admin)
-    if include_public:
-        app.add_middleware(CollectCors)
-    app.add_middleware(Observability, trusted_proxies=resolved.settings.trusted_proxies)
+    install_middleware(app, resolved.settings, collect_cors=include_public)
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings, *, collect_cors: bool) -> None:
+    """The stack, outermost first (each `add_middleware` wraps the ones before): Observability
+    (ids, metrics, the security headers of every response), the collect route's CORS (so that
+    browsers can read its 413s and timeouts too), then the body and time limits."""
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_body_bytes, timeout=settings.request_timeout
+    )
+    if collect_cors:
+        app.add_middleware(CollectCors)
+    security_headers = SecurityHeaders(
+        public_url=settings.public_url, trusted_proxies=settings.trusted_proxies
+    )
+    app.add_middleware(
+        Observability,
+        security_headers=security_headers,
+        trusted_proxies=settings.trusted_proxies,
+    )
 
 
 def create_served_app() -> FastAPI:

@@ -36,6 +36,12 @@ def client_ip(
     return str(first) if first is not None else peer
 
 
+def trusted_peer(peer: str | None, trusted: Sequence[IPNetwork]) -> bool:
+    """Whether the peer is one of the trusted proxies (whose `X-Forwarded-*` headers count)."""
+    peer_address = _parse(peer) if peer and trusted else None
+    return peer_address is not None and _trusted(peer_address, trusted)
+
+
 def _trusted(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[IPNetwork]
 ) -> bool:

@@ -1,5 +1,6 @@
 """Request ids, access logs, Prometheus metrics and the request's origin for the audit log, as
-plain ASGI middleware (cheap on the hot path)."""
+plain ASGI middleware (cheap on the hot path). Being outermost, it also puts the security
+headers on every response, whoever answered it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tenantry.domain.audit import RequestOrigin, bind_origin, unbind_origin
 from tenantry.settings import IPNetwork
 from tenantry.transports.rest.client_ip import client_ip
+from tenantry.transports.rest.security_headers import SecurityHeaders
 
 log = structlog.get_logger("tenantry.http")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -51,9 +53,16 @@ class _Series:
 
 
 class Observability:
-    def __init__(self, app: ASGIApp, *, trusted_proxies: Sequence[IPNetwork] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        security_headers: SecurityHeaders,
+        trusted_proxies: Sequence[IPNetwork] = (),
+    ) -> None:
         """`trusted_proxies`: whose `X-Forwarded-For` names the client in audit entries."""
         self.app = app
+        self.security_headers = security_headers
         self.trusted_proxies = trusted_proxies
         self.series = _Series()
 
@@ -69,10 +78,9 @@ class Observability:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                self.security_headers.add_to(headers, scope)
+                message["headers"] = headers
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)

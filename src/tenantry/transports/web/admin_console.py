@@ -20,6 +20,7 @@ from tenantry.domain.provider.admin_tenants import NewTenant, TenantChanges
 from tenantry.domain.provider.admins import is_platform_admin
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.limits import lift_deadline
 from tenantry.transports.rest.schemas.admin import AdminTenantUpdate
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.destinations import back_here
@@ -240,7 +241,7 @@ async def _run(
     return redirect(f"/admin/tenants/{tenant_id}?notice={notice}")
 
 
-@router.post("/tenants/{tenant_id}/plan")
+@router.post("/tenants/{tenant_id}/plan", dependencies=[Depends(lift_deadline)])
 async def change_plan(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: AdminPostDep
 ) -> Response:

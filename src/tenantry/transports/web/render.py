@@ -1,5 +1,5 @@
-"""Rendering pages: one Jinja2 environment, the security headers every page carries, and the
-messages that redirects name by key."""
+"""Rendering pages: one Jinja2 environment, the security headers pages carry beyond those of
+every response (`rest.security_headers`), and the messages that redirects name by key."""
 
 from __future__ import annotations
 
@@ -19,12 +19,9 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
 )
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
+PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"}
+# The assets may be cached, but checked on every use (their ETag): never stale after an upgrade.
+ASSET_CACHING = "no-cache"
 # Messages a redirect names with `?notice=`: fixed texts, so nothing typed is echoed.
 NOTICES = {
     "signed_out": "You are signed out.",
@@ -71,9 +68,8 @@ templates = Environment(
 
 
 def with_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
+    for name, value in PAGE_HEADERS.items():
         response.headers.setdefault(name, value)
-    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -110,9 +106,9 @@ class WebRoute(APIRoute):
 
 
 class HeadedStaticFiles(StaticFiles):
-    """The stylesheet and script, with `nosniff` (their types are exact)."""
+    """The stylesheet and script, cacheable (unlike every other response)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = ASSET_CACHING
         return response
