@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from tenantry.domain.identity.deps import TokenPair
 from tenantry.transports.rest.deps import ClientDep, ContainerDep, PrincipalDep
+from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.schemas.common import Accepted
 from tenantry.transports.rest.schemas.identity import (
     ChangePasswordRequest,
@@ -51,13 +52,13 @@ async def confirm(
     return _tokens(pair)
 
 
-@router.post("/login")
+@router.post("/login", responses=problems(401, 403, 429))
 async def login(body: LoginRequest, container: ContainerDep, client: ClientDep) -> TokenResponse:
     pair = await container.login.login(email=body.email, password=body.password, client=client)
     return _tokens(pair)
 
 
-@router.post("/refresh")
+@router.post("/refresh", responses=problems(401))
 async def refresh(body: RefreshRequest, container: ContainerDep) -> TokenResponse:
     return _tokens(await container.login.refresh(refresh_token=body.refresh_token))
 
@@ -82,7 +83,9 @@ async def reset_password(body: ResetPasswordRequest, container: ContainerDep) ->
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/password/change", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/password/change", status_code=status.HTTP_204_NO_CONTENT, responses=problems(403, 429)
+)
 async def change_password(
     body: ChangePasswordRequest, container: ContainerDep, principal: PrincipalDep
 ) -> Response:

@@ -16,6 +16,7 @@ from tenantry.domain.accounts import environments
 from tenantry.domain.data import collection
 from tenantry.transports.rest.bodies import read_limited
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.schemas.collect import EventAccepted, EventCreate, EventRead
 from tenantry.transports.rest.schemas.common import Page
 
@@ -37,6 +38,9 @@ _BODY_SCHEMA = {
     "/v1/collect",
     status_code=status.HTTP_202_ACCEPTED,
     openapi_extra={"requestBody": _BODY_SCHEMA},
+    # The body is read by hand (above the size limit, not at all without a key), so FastAPI
+    # cannot see what it may answer.
+    responses=problems(400, 401, 408, 409, 413, 415, 422, 429),
 )
 async def collect_event(request: Request, container: ContainerDep) -> EventAccepted:
     """Store one event for the environment of `X-Client-Key`; 202 once it is committed."""

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.domain.accounts.invitations import list_invitations
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.invitations import (
     InvitationAccepted,
@@ -59,7 +60,7 @@ async def read_invitations(
     return Page[InvitationRead](items=items, next_cursor=found.next_cursor)
 
 
-@router.get("/preview")
+@router.get("/preview", responses=problems(404))
 async def preview_invitation(
     token: Annotated[Token, Query()], container: ContainerDep
 ) -> InvitationPreviewRead:
@@ -68,7 +69,7 @@ async def preview_invitation(
     return InvitationPreviewRead.model_validate(preview)
 
 
-@router.post("/accept")
+@router.post("/accept", responses=problems(403, 404, 409, 410))
 async def accept_invitation(
     body: InvitationTokenBody, container: ContainerDep, principal: PrincipalDep
 ) -> InvitationAccepted:
@@ -79,7 +80,7 @@ async def accept_invitation(
     return InvitationAccepted.model_validate(joined)
 
 
-@router.post("/decline")
+@router.post("/decline", responses=problems(403, 404, 409, 410))
 async def decline_invitation(
     body: InvitationTokenBody, container: ContainerDep, principal: PrincipalDep
 ) -> InvitationDeclined:

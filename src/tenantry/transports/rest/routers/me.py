@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
+from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.schemas.accounts import MeRead, MeUpdate
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
@@ -20,7 +21,7 @@ async def read_me(container: ContainerDep, principal: PrincipalDep) -> MeRead:
     return await _read(container, principal)
 
 
-@router.patch("")
+@router.patch("", responses=problems(403))  # a default tenant not yours
 async def update_me(body: MeUpdate, container: ContainerDep, principal: PrincipalDep) -> MeRead:
     async with container.db.transaction() as session:
         await update_profile(

@@ -15,6 +15,7 @@ from tenantry.domain.provider.hubspot import (
     signed_uri,
 )
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.openapi import problems
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -24,7 +25,7 @@ class PaymentProcessed(BaseModel):
     tenant_id: uuid.UUID
 
 
-@router.post("/hubspot")
+@router.post("/hubspot", responses=problems(400, 401, 408, 409, 413, 422))
 async def hubspot_payment(request: Request, container: ContainerDep) -> PaymentProcessed:
     """A paid plan: the payer's account and tenant; a repeated `eventId` gets the same answer."""
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()

@@ -19,13 +19,17 @@ def _email(value: str) -> str:
         raise ValueError(str(error)) from error
 
 
+# No control characters: Unicode's Cc (C0, DEL, C1) spelled out rather than `\P{Cc}`, which
+# the OpenAPI's clients (schemathesis, Python's `re`) cannot read. PostgreSQL refuses NUL.
+CONTROL_FREE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
-# Login-like routes take any string, so a malformed address fails like an unknown one.
-EmailLike = Annotated[str, Field(min_length=1, max_length=320)]
+# Login-like routes take any string, so a malformed address fails like an unknown one; but
+# not control characters, which no address has and PostgreSQL cannot compare with.
+EmailLike = Annotated[str, Field(min_length=1, max_length=320, pattern=CONTROL_FREE)]
 # The policy check rejects over 1024 characters with `weak_password`; this only bounds input.
 Password = Annotated[str, Field(min_length=1, max_length=4096)]
 Code = Annotated[str, Field(min_length=1, max_length=32)]
-Name = Annotated[str, Field(max_length=200)]
+Name = Annotated[str, Field(max_length=200, pattern=CONTROL_FREE)]
 
 
 class Page(BaseModel, Generic[T]):
