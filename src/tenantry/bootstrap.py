@@ -47,6 +47,7 @@ from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.provider.admin_tenants import AdminTenants
+from tenantry.domain.provider.admin_users import AdminUsers
 from tenantry.domain.provider.hubspot import HubspotPayments
 from tenantry.domain.provider.plan_changes import PlanChanges
 from tenantry.domain.provider.provisioning import Provisioner
@@ -65,7 +66,6 @@ from tenantry.storage.silos import SiloStores
 
 log = structlog.get_logger("tenantry")
 KEY_RELOAD_SECONDS = 60
-PURGE_SECONDS = 3600
 RECOVERY_SECONDS = 300
 
 
@@ -110,8 +110,9 @@ class Container:
         self.code_hasher = SecretHasher()
         self.invitation_hasher = SecretHasher()
         self.csrf_hasher = SecretHasher()
+        self.fingerprint_hasher = SecretHasher()
         self.db = Database(settings.effective_database_url, data_dir=settings.data_dir)
-        self.idempotency = IdempotencyRecords(self.box)
+        self.idempotency = IdempotencyRecords(self.box, self.fingerprint_hasher)
         self.keys = KeyRing(
             db=self.db,
             box=self.box,
@@ -203,6 +204,7 @@ class Container:
             provisioner=self.provisioner,
             plan_changes=self.plan_changes,
         )
+        self.admin_users = AdminUsers(db=self.db, clock=self.clock)
         self.hubspot = HubspotPayments(
             secret=settings.hubspot_client_secret,
             provisioner=self.provisioner,
@@ -257,7 +259,8 @@ class Container:
                     _repeat(KEY_RELOAD_SECONDS, self.keys.reload), name="key-reload"
                 ),
                 asyncio.create_task(
-                    _repeat(PURGE_SECONDS, self._purge_expired_rows), name="retention-purge"
+                    _repeat(self.settings.purge_interval, self._purge_expired_rows),
+                    name="retention-purge",
                 ),
                 asyncio.create_task(
                     _repeat(RECOVERY_SECONDS, self._recover_interrupted_work),
@@ -287,6 +290,7 @@ class Container:
         self.code_hasher.use_key(derive_key(hashing_key, "tenantry/one-time-codes"))
         self.invitation_hasher.use_key(derive_key(hashing_key, "tenantry/invitation-tokens"))
         self.csrf_hasher.use_key(derive_key(hashing_key, "tenantry/web-csrf"))
+        self.fingerprint_hasher.use_key(derive_key(hashing_key, "tenantry/idempotency"))
 
     async def _purge_expired_rows(self) -> None:
         """What retention says may go: idempotency records, spent credentials, old audit
@@ -294,7 +298,10 @@ class Container:
         async with self.db.transaction() as session:
             await purge_expired(session, now=self.clock.now())
         window = timedelta(seconds=self.settings.login_failure_window)
-        await purge_spent_credentials(self.db, now=self.clock.now(), lockout_window=window)
+        grace = timedelta(seconds=self.settings.credential_grace)
+        await purge_spent_credentials(
+            self.db, now=self.clock.now(), lockout_window=window, grace=grace
+        )
         retention = timedelta(days=self.settings.audit_retention_days)
         await purge_audit_entries(self.db, before=self.clock.now() - retention)
         await purge_settled_events(self.db, now=self.clock.now())

@@ -215,3 +215,29 @@ async def test_an_interrupted_provisioning_is_undone_by_the_recovery_sweep(
 
     assert await count_rows(container.db, Tenant, Tenant.id == tenant_id) == 0
     assert not await silo_present(container, tenant_id)
+
+
+async def test_a_keyed_registration_registers_once_and_replays_its_answer(
+    client: httpx.AsyncClient, container: Container, mailbox: Mailbox
+) -> None:
+    keyed = {"Idempotency-Key": "register-1"}
+    body = registration("basic")
+    first = await client.post("/v1/registrations", headers=keyed, json=body)
+    again = await client.post("/v1/registrations", headers=keyed, json=body)
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    other = await client.post("/v1/registrations", headers=keyed, json={**body, "plan": "premium"})
+    assert other.status_code == 409, other.text
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert await count_rows(container.db, Registration) == 1
+    await mailbox.wait_for(EMAIL)
+    assert len(mailbox.messages(EMAIL)) == 1  # the replay mailed no second code
+
+    # The key is the address's: another address may use it for its own registration.
+    stranger = registration("basic", email="stranger@example.com")
+    theirs = await client.post("/v1/registrations", headers=keyed, json=stranger)
+    assert theirs.status_code == 202, theirs.text
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["id"] != first.json()["id"]

@@ -27,6 +27,12 @@ class Received:
         return json.loads(self.body)
 
 
+class _Server(ThreadingHTTPServer):
+    # A dispatcher sends up to 50 deliveries at once: the default backlog of 5 would
+    # reset connections.
+    request_queue_size = 128
+
+
 class Receiver:
     def __init__(self) -> None:
         self.port = free_port()
@@ -37,7 +43,7 @@ class Receiver:
         self.delay = 0.0  # seconds to wait before answering
         self.tls = False
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server = _Server(("127.0.0.1", self.port), self._handler())
 
     def url(self, path: str = "/hook", *, host: str = "127.0.0.1") -> str:
         scheme = "https" if self.tls else "http"

@@ -2,26 +2,36 @@
 transaction that does the work and stores the response, so a racing duplicate waits for that
 transaction and then replays its answer; a failed attempt leaves no claim behind. Work that
 spans several transactions (provisioning a tenant) claims the key in its first and answers in
-its last; in between a duplicate gets 409. Stored responses are sealed with the master key,
-since one may carry a secret."""
+its last; in between a duplicate gets 409, until the claim's lease runs out: then the request
+that took it is taken for dead (killed mid-work) and a retry takes the claim over. The claim
+carries a `work_id` for the row the work creates, so a retry finds the row a dead request
+committed instead of making a second one. Stored responses are sealed with the master key,
+since one may carry a secret, and fingerprints are keyed hashes, since a body may carry a
+password."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.identity.masterkey import SecretBox
+from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.errors import Conflict
 from tenantry.storage.tables import IDEMPOTENCY_RECORDS as RECORDS
 from tenantry.storage.upsert import insert_on_conflict
 
 RETENTION = timedelta(hours=24)
+# Longer than any request may run (the request deadline is 30 s; provisioning a silo lifts no
+# deadline): an unanswered claim this old belongs to a request that died.
+LEASE = timedelta(minutes=2)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,13 +40,38 @@ class StoredResponse:
     body: Any
 
 
+@dataclass(frozen=True)
+class Claim:
+    """This request holds the key: it does the work, giving what it creates `work_id`."""
+
+    work_id: uuid.UUID
+    since: datetime  # the lease's start; only the holder of this lease may answer or release
+
+
+@dataclass(frozen=True)
+class KeyClaim(Generic[T]):
+    """A request's Idempotency-Key, for work that claims it itself, and how to render the
+    answer stored for its repeats."""
+
+    records: IdempotencyRecords
+    user_id: uuid.UUID
+    key: str
+    fingerprint: str
+    answer: Callable[[T], Any]
+
+
 def _this_key(user_id: uuid.UUID, key: str) -> Any:
     return and_(RECORDS.c.user_id == user_id, RECORDS.c.key == key)
 
 
 class IdempotencyRecords:
-    def __init__(self, box: SecretBox) -> None:
+    def __init__(self, box: SecretBox, hasher: SecretHasher) -> None:
         self._box = box
+        self._hasher = hasher  # under the hashing key, which outlives master-key rotations
+
+    def fingerprint(self, request: Any) -> str:
+        """What a key stands for: a keyed hash of `request` (JSON-able)."""
+        return self._hasher.digest(json.dumps(request, sort_keys=True, separators=(",", ":")))
 
     async def claim_or_replay(
         self,
@@ -46,26 +81,32 @@ class IdempotencyRecords:
         key: str,
         fingerprint: str,
         now: datetime,
-    ) -> StoredResponse | None:
-        """Claim `key` for this request (None: go ahead and do the work), or return the
-        response stored for it. The same key with another request: 409
-        `idempotency_key_reused`."""
+    ) -> StoredResponse | Claim:
+        """Claim `key` for this request (go ahead and do the work), or return the response
+        stored for it. The same key with another request: 409 `idempotency_key_reused`; while
+        another request holds the claim: 409 `idempotency_key_in_progress`."""
         connection = await session.connection()
         await connection.execute(
             delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.created_at <= now - RETENTION)
         )
+        work_id = uuid.uuid4()
         claim = (
             insert_on_conflict(session, RECORDS)
-            .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
+            .values(
+                user_id=user_id, key=key, fingerprint=fingerprint, work_id=work_id, created_at=now
+            )
             .on_conflict_do_nothing()
         )
         if (await connection.execute(claim)).rowcount == 1:
-            return None
+            return Claim(work_id, now)
         stored = (
             await connection.execute(
-                select(RECORDS.c.fingerprint, RECORDS.c.status_code, RECORDS.c.sealed_body).where(
-                    _this_key(user_id, key)
-                )
+                select(
+                    RECORDS.c.fingerprint,
+                    RECORDS.c.status_code,
+                    RECORDS.c.sealed_body,
+                    RECORDS.c.work_id,
+                ).where(_this_key(user_id, key))
             )
         ).one()
         if stored.fingerprint != fingerprint:
@@ -74,32 +115,80 @@ class IdempotencyRecords:
                 code="idempotency_key_reused",
             )
         if stored.status_code is None:  # claimed by work that spans several transactions
-            raise Conflict(
-                "A request with this Idempotency-Key is still in progress; retry shortly.",
-                code="idempotency_key_in_progress",
-            )
+            return await self._take_over(session, user_id, key, stored.work_id, now=now)
         body = self._box.decrypt(stored.sealed_body, context=idempotency_context(user_id, key))
         return StoredResponse(stored.status_code, json.loads(body))
 
+    async def _take_over(
+        self,
+        session: AsyncSession,
+        user_id: uuid.UUID,
+        key: str,
+        work_id: uuid.UUID | None,
+        *,
+        now: datetime,
+    ) -> Claim:
+        """The claim of a request that outlived its lease (it died); 409 while it may live.
+        One conditional update: of racing retries, one wins the claim."""
+        work_id = work_id or uuid.uuid4()  # a claim taken before claims carried one
+        connection = await session.connection()
+        taken = await connection.execute(
+            update(RECORDS)
+            .where(
+                _this_key(user_id, key),
+                RECORDS.c.status_code.is_(None),
+                RECORDS.c.created_at <= now - LEASE,
+            )
+            .values(created_at=now, work_id=work_id)
+        )
+        if taken.rowcount != 1:
+            raise key_in_progress()
+        return Claim(work_id, now)
+
     async def store_response(
-        self, session: AsyncSession, *, user_id: uuid.UUID, key: str, response: StoredResponse
-    ) -> None:
+        self,
+        session: AsyncSession,
+        *,
+        user_id: uuid.UUID,
+        key: str,
+        claim: Claim,
+        response: StoredResponse,
+    ) -> bool:
+        """Answer the claim; False if this request's lease ran out and a retry took it over."""
         sealed = self._box.encrypt(
             json.dumps(response.body).encode(), context=idempotency_context(user_id, key)
         )
         connection = await session.connection()
-        await connection.execute(
+        answered = await connection.execute(
             update(RECORDS)
-            .where(_this_key(user_id, key))
+            .where(_held(user_id, key, claim))
             .values(status_code=response.status_code, sealed_body=sealed)
         )
+        return bool(answered.rowcount == 1)
 
-    async def release(self, session: AsyncSession, *, user_id: uuid.UUID, key: str) -> None:
-        """Give back a claim that was never answered (its work was undone)."""
+    async def release(
+        self, session: AsyncSession, *, user_id: uuid.UUID, key: str, claim: Claim
+    ) -> None:
+        """Give back a claim that was never answered (its work was undone), unless a retry
+        has taken it over."""
         connection = await session.connection()
-        await connection.execute(
-            delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.status_code.is_(None))
-        )
+        await connection.execute(delete(RECORDS).where(_held(user_id, key, claim)))
+
+
+def _held(user_id: uuid.UUID, key: str, claim: Claim) -> Any:
+    """The key's record while still unanswered under `claim`'s lease."""
+    return and_(
+        _this_key(user_id, key),
+        RECORDS.c.status_code.is_(None),
+        RECORDS.c.created_at == claim.since,
+    )
+
+
+def key_in_progress() -> Conflict:
+    return Conflict(
+        "A request with this Idempotency-Key is still in progress; retry shortly.",
+        code="idempotency_key_in_progress",
+    )
 
 
 def idempotency_context(user_id: uuid.UUID, key: str) -> str:

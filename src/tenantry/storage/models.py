@@ -247,6 +247,10 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     sealed_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The id the claimed work gives the row it creates, so a retry that takes over a dead
+    # request's claim finds that row instead of making a second one.
+    work_id: Mapped[uuid.UUID | None]
+    # When the claim was taken (or taken over): the lease of an unanswered claim runs from it.
     created_at: Mapped[datetime]
 
 

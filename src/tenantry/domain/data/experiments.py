@@ -90,12 +90,14 @@ async def create_experiment(
     name: str,
     description: str,
     now: datetime,
+    experiment_id: uuid.UUID | None = None,
 ) -> ExperimentView:
-    """A new experiment, live nowhere yet; its name is unique in the project."""
+    """A new experiment, live nowhere yet; its name is unique in the project. Given
+    `experiment_id` (a retried request's), the one made with it if any."""
     actor.require("editor")
     await _environment_slugs(stores.db, actor, project_id)
     experiment = Experiment(
-        id=uuid.uuid4(),
+        id=experiment_id or uuid.uuid4(),
         project_id=project_id,
         name=name,
         description=description,
@@ -104,20 +106,33 @@ async def create_experiment(
         updated_at=now,
     )
     async with stores.data.unit(actor.tenant_id, write=True) as session:
-        taken = select(Experiment.id).where(
-            Experiment.project_id == project_id, Experiment.name == name
+        made = experiment_id and await session.scalar(
+            select(Experiment).where(
+                Experiment.project_id == project_id, Experiment.id == experiment_id
+            )
         )
-        if await session.scalar(taken) is not None:
-            raise _experiment_exists(name)
-        session.add(experiment)
-        try:
-            await session.flush()
-        except IntegrityError:
-            # A parallel create took the name between the check and the insert.
-            raise _experiment_exists(name) from None
+        if made:
+            experiment = made
+        else:
+            await _insert(session, experiment)
         [view] = await _views(session, [experiment], {})
     await _audit(stores, actor, "experiment.created", view, {"name": name}, now=now)
     return view
+
+
+async def _insert(session: AsyncSession, experiment: Experiment) -> None:
+    name = experiment.name
+    taken = select(Experiment.id).where(
+        Experiment.project_id == experiment.project_id, Experiment.name == name
+    )
+    if await session.scalar(taken) is not None:
+        raise _experiment_exists(name)
+    session.add(experiment)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A parallel create took the name between the check and the insert.
+        raise _experiment_exists(name) from None
 
 
 async def deploy_experiment(

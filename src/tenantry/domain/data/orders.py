@@ -65,9 +65,16 @@ async def get_order_or_raise(
     session: AsyncSession, *, actor: TenantActor, order_id: uuid.UUID
 ) -> OrderView:
     actor.require("viewer")
-    order = await session.scalar(select(Order).where(Order.id == order_id))
+    order = await _order_view(session, order_id)
     if order is None:
         raise NotFound("No such order in this tenant.", code="order_not_found")
+    return order
+
+
+async def _order_view(session: AsyncSession, order_id: uuid.UUID) -> OrderView | None:
+    order = await session.scalar(select(Order).where(Order.id == order_id))
+    if order is None:
+        return None
     lines = await session.scalars(
         select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
     )
@@ -80,9 +87,13 @@ async def create_order(
     actor: TenantActor,
     lines: Sequence[LineRequest],
     now: datetime,
+    order_id: uuid.UUID | None = None,
 ) -> OrderView:
-    """Place an order of this tenant's products, all priced in one currency."""
+    """Place an order of this tenant's products, all priced in one currency; given
+    `order_id` (a retried request's), the order placed with it if any."""
     actor.require("editor")
+    if order_id is not None and (placed := await _order_view(session, order_id)):
+        return placed
     if not 0 < len(lines) <= MAX_LINES:
         raise InvalidInput(f"An order has 1 to {MAX_LINES} lines.", code="invalid_order_lines")
     products = await _products_of(session, [line.product_id for line in lines])
@@ -103,7 +114,7 @@ async def create_order(
     ]
     total = sum(line.unit_price_cents * line.quantity for line in order_lines)
     order = Order(
-        id=uuid.uuid4(),
+        id=order_id or uuid.uuid4(),
         placed_by=actor.user_id,
         total_cents=total,
         currency=currencies.pop(),

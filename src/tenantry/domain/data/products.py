@@ -51,10 +51,14 @@ async def create_product(
     price_cents: int,
     currency: str,
     now: datetime,
+    product_id: uuid.UUID | None = None,
 ) -> Product:
+    """A new product; given `product_id` (a retried request's), the one made with it if any."""
     actor.require("editor")
+    if product_id is not None and (made := await get_product(session, product_id=product_id)):
+        return made
     product = Product(
-        id=uuid.uuid4(),
+        id=product_id or uuid.uuid4(),
         name=name,
         description=description,
         price_cents=price_cents,

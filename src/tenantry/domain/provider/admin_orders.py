@@ -1,19 +1,20 @@
 """The provisioning order of a tenant a platform admin creates (SPEC §8 `POST
 /v1/admin/tenants`): its owner's account and membership in the activating transaction, and the
 request's Idempotency-Key claimed with the reservation and answered with the activation, so a
-repeat never provisions a second tenant."""
+repeat never provisions a second tenant. A request that dies in between leaves a reservation
+(the recovery sweep deletes it) and an unanswered claim, which a retry takes over once its
+lease has run out; should the dead request wake up, its activation finds the claim gone and
+rolls back."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.idempotency import IdempotencyRecords, StoredResponse
+from tenantry.domain.idempotency import Claim, KeyClaim, StoredResponse, key_in_progress
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.admin_details import TenantDetails, read_tenant_details
@@ -23,17 +24,6 @@ from tenantry.errors import Conflict
 from tenantry.storage.models import Tenant
 
 CREATED = 201
-
-
-@dataclass(frozen=True)
-class KeyClaim:
-    """A request's Idempotency-Key and how to render the answer stored for its repeats."""
-
-    records: IdempotencyRecords
-    user_id: uuid.UUID
-    key: str
-    fingerprint: str
-    answer: Callable[[TenantDetails], Any]
 
 
 class KeyTaken(Superseded):
@@ -53,8 +43,8 @@ class OwnedTenant:
     admin_id: uuid.UUID
     identity: IdentityDeps
     plans: PlanCatalog
-    key: KeyClaim | None = None
-    _claimed: bool = False
+    key: KeyClaim[TenantDetails] | None = None
+    _claim: Claim | None = None
 
     async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
         if self.key is None:
@@ -69,9 +59,9 @@ class OwnedTenant:
             )
         except Conflict as conflict:  # another body, or the first request still running
             raise KeyTaken(conflict) from conflict
-        if stored is not None:
+        if isinstance(stored, StoredResponse):
             raise KeyTaken(stored)
-        self._claimed = True
+        self._claim = stored
 
     async def finish(self, session: AsyncSession, tenant: Tenant, now: datetime) -> TenantDetails:
         owner = await provision_owner_account(
@@ -90,14 +80,22 @@ class OwnedTenant:
             actor_id=self.admin_id,
         )
         details = await read_tenant_details(session, tenant.id, plans=self.plans, now=now)
-        if self.key is not None:
+        if self.key is not None and self._claim is not None:
             answer = StoredResponse(CREATED, self.key.answer(details))
-            await self.key.records.store_response(
-                session, user_id=self.key.user_id, key=self.key.key, response=answer
+            answered = await self.key.records.store_response(
+                session,
+                user_id=self.key.user_id,
+                key=self.key.key,
+                claim=self._claim,
+                response=answer,
             )
+            if not answered:  # this run outlived its lease and a retry took the key over
+                raise KeyTaken(key_in_progress())
         return details
 
     async def release(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
         """Free the key for a retry, only if this run claimed it (never another run's)."""
-        if self.key is not None and self._claimed:
-            await self.key.records.release(session, user_id=self.key.user_id, key=self.key.key)
+        if self.key is not None and self._claim is not None:
+            await self.key.records.release(
+                session, user_id=self.key.user_id, key=self.key.key, claim=self._claim
+            )

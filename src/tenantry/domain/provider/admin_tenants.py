@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.clock import Clock
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.domain.idempotency import StoredResponse
+from tenantry.domain.idempotency import KeyClaim, StoredResponse
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.admin_details import TenantDetails, read_tenant_details
-from tenantry.domain.provider.admin_orders import KeyClaim, KeyTaken, OwnedTenant
+from tenantry.domain.provider.admin_orders import KeyTaken, OwnedTenant
 from tenantry.domain.provider.plan_changes import PlanChanges
 from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed
 from tenantry.errors import Conflict, InvalidInput, Unavailable
@@ -176,7 +176,7 @@ class AdminTenants:
             await bump_access_epoch(session)  # cached grants to its members end now
 
     async def create(
-        self, new: NewTenant, *, admin_id: uuid.UUID, key: KeyClaim | None = None
+        self, new: NewTenant, *, admin_id: uuid.UUID, key: KeyClaim[TenantDetails] | None = None
     ) -> TenantDetails | StoredResponse:
         """Provision a tenant on any plan with `owner_email` as its owner (an account made and
         mailed an activation code if needed). With an Idempotency-Key, a repeat gets the

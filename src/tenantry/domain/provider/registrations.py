@@ -2,6 +2,8 @@
 email address with the mailed code; the confirmation then provisions the tenant on the chosen
 plan (see provisioning.py) with the owner, whose account and personal workspace the
 confirmation itself has just made. The answer never says whether the address had an account.
+An Idempotency-Key is claimed in the registering transaction, scoped by the address (the route
+is anonymous): a retry gets the first answer back and registers nothing.
 A failed provisioning leaves nothing behind but the registration, `failed`, with its reason."""
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.audit import record_audit
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.idempotency import Claim, KeyClaim, StoredResponse
+from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.signup import CONFIRM
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
@@ -30,6 +33,11 @@ log = structlog.get_logger("tenantry.registrations")
 # be asked for (POST /v1/auth/email-code) within this time.
 REGISTRATION_TTL = timedelta(hours=24)
 EXPIRED = "expired: the owner did not confirm the email address in time"
+ACCEPTED = 202
+# Keys of the anonymous route are scoped by a uuid5 of the address under this namespace: no
+# account id (a uuid4) can be one, and a stranger can replay an answer only by sending the
+# same address, key and body (password included) as its registrant.
+KEY_SCOPE = uuid.UUID("8f4c0a52-1d6b-5f0e-9a8e-6a3c2b7d4e10")
 
 
 @dataclass(frozen=True)
@@ -99,10 +107,18 @@ class Registrations:
         self._provisioner = provisioner
 
     async def register(
-        self, *, tenant_name: str, email: str, name: str, password: str, plan_id: str
-    ) -> RegistrationView:
+        self,
+        *,
+        tenant_name: str,
+        email: str,
+        name: str,
+        password: str,
+        plan_id: str,
+        key: KeyClaim[RegistrationView] | None = None,
+    ) -> RegistrationView | StoredResponse:
         """Record the registration and mail its code. A new (or never-confirmed) account gets
-        `password` once confirmed; an existing account keeps its own."""
+        `password` once confirmed; an existing account keeps its own. With an Idempotency-Key
+        (scoped by `key_scope(email)`), a repeat gets the first answer back."""
         plan = self._plans.get(plan_id)
         if not plan.self_service:
             raise InvalidInput(
@@ -113,6 +129,13 @@ class Registrations:
         password_hash = await self._d.passwords.hash(password)
         async with self._d.db.transaction() as session:
             now = self._d.clock.now()
+            claim = None
+            if key is not None:
+                claim = await key.records.claim_or_replay(
+                    session, user_id=key.user_id, key=key.key, fingerprint=key.fingerprint, now=now
+                )
+                if isinstance(claim, StoredResponse):
+                    return claim
             user = await self._d.ensure_user(session, email=email, name=name)
             new_account = not user.email_verified
             if new_account:
@@ -152,7 +175,13 @@ class Registrations:
                 password_hash=password_hash if new_account else None,
                 context={"tenant_name": tenant_name, "plan_name": plan.name},
             )
-        return _view(registration, now=now)
+            view = _view(registration, now=now)
+            if key is not None and isinstance(claim, Claim):
+                answer = StoredResponse(ACCEPTED, key.answer(view))
+                await key.records.store_response(
+                    session, user_id=key.user_id, key=key.key, claim=claim, response=answer
+                )
+        return view
 
     async def get(self, registration_id: uuid.UUID) -> RegistrationView:
         async with self._d.db.read() as session:
@@ -206,6 +235,11 @@ class Registrations:
             event = Event("registration.failed", None, registration.user_id, data)
             await record_events(session, [event], now=now)
         log.warning("registration_failed", registration_id=str(registration.id), reason=reason)
+
+
+def key_scope(email: str) -> uuid.UUID:
+    """Whose Idempotency-Keys a registration's are: its address's."""
+    return uuid.uuid5(KEY_SCOPE, email_key(email))
 
 
 def _view(registration: Registration, *, now: datetime) -> RegistrationView:

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 
 from tenantry.domain.idempotency import StoredResponse
 from tenantry.domain.provider.admin_details import TenantDetails
-from tenantry.domain.provider.admin_orders import KeyClaim
 from tenantry.domain.provider.admin_search import TenantQuery, search_tenants, search_users
 from tenantry.domain.provider.admin_tenants import AdminTenants, NewTenant, TenantChanges
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep
 from tenantry.transports.rest.idempotency import REPLAYED_HEADER, CreateOnceDep
+from tenantry.transports.rest.limits import lift_deadline
+from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.schemas.admin import (
     AdminTenantCreate,
     AdminTenantItem,
@@ -75,15 +76,7 @@ async def create_tenant(
 ) -> Response:
     """A tenant on any plan, owned by `owner_email` (an account is made for a new address and
     mailed an activation code for `POST /v1/auth/confirm`)."""
-    key = None
-    if once.key is not None:
-        key = KeyClaim(
-            records=container.idempotency,
-            user_id=admin.user_id,
-            key=once.key,
-            fingerprint=once.fingerprint(body),
-            answer=_body,
-        )
+    key = once.key_claim(body, user_id=admin.user_id, answer=_body)
     new = NewTenant(
         name=body.name.strip() or body.name,
         plan=body.plan,
@@ -105,7 +98,8 @@ async def read_tenant(
     return _read(await service.details(tenant_id))
 
 
-@router.patch("/tenants/{tenant_id}")
+# a plan change may move the tenant's data, as long as that takes
+@router.patch("/tenants/{tenant_id}", dependencies=[Depends(lift_deadline)])
 async def update_tenant(
     tenant_id: uuid.UUID,
     body: AdminTenantUpdate,
@@ -154,3 +148,23 @@ async def list_users(
         found = await search_users(session, q=q, page=page)
     items = [AdminUserItem.model_validate(item) for item in found.items]
     return Page[AdminUserItem](items=items, next_cursor=found.next_cursor)
+
+
+@router.post(
+    "/users/{user_id}/disable", status_code=status.HTTP_204_NO_CONTENT, responses=problems(409)
+)
+async def disable_user(
+    user_id: uuid.UUID, admin: PlatformAdminDep, container: ContainerDep
+) -> Response:
+    """The account can no longer sign in; its sessions end and every token it holds is refused
+    from the next request on. An admin's own account: 409 `own_account`."""
+    await container.admin_users.disable(user_id, admin_id=admin.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/users/{user_id}/enable", status_code=status.HTTP_204_NO_CONTENT)
+async def enable_user(
+    user_id: uuid.UUID, admin: PlatformAdminDep, container: ContainerDep
+) -> Response:
+    await container.admin_users.enable(user_id, admin_id=admin.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -42,7 +42,7 @@ async def create_experiment(
     tenant: TenantDep,
     once: CreateOnceDep,
 ) -> Response:
-    async def work() -> ExperimentRead:
+    async def work(experiment_id: uuid.UUID | None) -> ExperimentRead:
         experiment = await experiments.create_experiment(
             _stores(container),
             actor=tenant.actor,
@@ -50,6 +50,7 @@ async def create_experiment(
             name=body.name,
             description=body.description,
             now=container.clock.now(),
+            experiment_id=experiment_id,
         )
         return ExperimentRead.model_validate(experiment)
 

@@ -31,10 +31,14 @@ async def create_order(
 ) -> Response:
     lines = [orders.LineRequest(line.product_id, line.quantity) for line in body.lines]
 
-    async def work() -> OrderRead:
+    async def work(order_id: uuid.UUID | None) -> OrderRead:
         async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
             order = await orders.create_order(
-                session, actor=tenant.actor, lines=lines, now=container.clock.now()
+                session,
+                actor=tenant.actor,
+                lines=lines,
+                now=container.clock.now(),
+                order_id=order_id,
             )
         created = OrderRead.model_validate(order)
         # Orders live in the tenant's store: audited in the core database once committed.

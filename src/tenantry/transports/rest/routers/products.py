@@ -31,7 +31,7 @@ async def read_products(
 async def create_product(
     body: ProductCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
-    async def work() -> ProductRead:
+    async def work(product_id: uuid.UUID | None) -> ProductRead:
         async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
             product = await products.create_product(
                 session,
@@ -41,6 +41,7 @@ async def create_product(
                 price_cents=body.price_cents,
                 currency=body.currency,
                 now=container.clock.now(),
+                product_id=product_id,
             )
             created = ProductRead.model_validate(product)
         await _audit(container, tenant, "product.created", created.id)

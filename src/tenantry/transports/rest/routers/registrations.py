@@ -1,29 +1,43 @@
 """Self-service tenant registration (SPEC §8). Anonymous: the registration id is an
-unguessable handle its registrant polls."""
+unguessable handle its registrant polls, and an Idempotency-Key is scoped by the address."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
+from fastapi.responses import JSONResponse
 
+from tenantry.domain.idempotency import StoredResponse
+from tenantry.domain.provider.registrations import RegistrationView, key_scope
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
 from tenantry.transports.rest.schemas.registrations import RegistrationCreate, RegistrationRead
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
-async def register(body: RegistrationCreate, container: ContainerDep) -> RegistrationRead:
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationRead)
+async def register(
+    body: RegistrationCreate, container: ContainerDep, once: CreateOnceDep
+) -> Response:
     """Mails a code; `POST /v1/auth/confirm` with it completes the registration."""
-    registration = await container.registrations.register(
+    outcome = await container.registrations.register(
         tenant_name=body.tenant_name.strip() or body.tenant_name,
         email=body.email,
         name=body.name,
         password=body.password,
         plan_id=body.plan,
+        key=once.key_claim(body, user_id=key_scope(body.email), answer=_body),
     )
-    return RegistrationRead.model_validate(registration)
+    if isinstance(outcome, StoredResponse):
+        return replayed(outcome)
+    return JSONResponse(_body(outcome), status_code=status.HTTP_202_ACCEPTED)
+
+
+def _body(registration: RegistrationView) -> Any:
+    return RegistrationRead.model_validate(registration).model_dump(mode="json")
 
 
 @router.get("/{registration_id}")
