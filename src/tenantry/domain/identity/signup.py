@@ -111,7 +111,7 @@ class SignUpFlow:
                 now=now,
             )
             user = await self._d.user_by_email(session, email) if used else None
-            if used and user:
+            if used and user and user.disabled_at is None:
                 if not user.email_verified:
                     await activate_user(
                         session,
