@@ -46,5 +46,8 @@ bench: $(STAMP) $(PEER_STAMP) ## run the benchmarks, rewrite docs/benchmarks.md 
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench
 
+soak: $(STAMP) ## 10 min of mixed traffic on SQLite, then PostgreSQL; fails on a missed target
+	$(BIN)/python -m bench.soak --minutes 10
+
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .tenantry .pytest_cache .mypy_cache .ruff_cache

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,14 +155,17 @@ def process_tree(root: int) -> list[int]:
 
 
 @contextmanager
-def running_server(deployment: Deployment, *, workers: int = 1) -> Iterator[Server]:
-    """Serve `deployment` from a `tenantry serve --workers N` subprocess."""
+def running_server(
+    deployment: Deployment, *, workers: int = 1, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """Serve `deployment` from a `tenantry serve --workers N` subprocess, with the
+    `TENANTRY_*` `settings` on top of the deployment's."""
     port = free_port()
     command = [tenantry_command(), "serve", "--host", HOST, "--port", str(port)]
     with serving(
         [*command, "--workers", str(workers)],
         port=port,
-        env=deployment.environment(),
+        env={**deployment.environment(), **(settings or {})},
         workdir=deployment.data_dir,
     ) as server:
         yield server

@@ -23,11 +23,15 @@ class ReceivedMail:
     subject: str
     text: str
     html: str
+    # The outbox row's id (`<id@tenantry>`): a resent row has the same one.
+    message_id: str = ""
 
 
 class Mailbox:
     def __init__(self) -> None:
         self._messages: list[ReceivedMail] = []
+        # Waiters poll by recipient: an index keeps a long run (bench.soak) from scanning all.
+        self._by_recipient: dict[str, list[ReceivedMail]] = {}
         self._lock = threading.Lock()
         self.refuse = False
 
@@ -40,23 +44,27 @@ class Mailbox:
         html = message.get_body(("html",))
         with self._lock:
             for recipient in envelope.rcpt_tos:
-                self._messages.append(
-                    ReceivedMail(
-                        to=recipient.lower(),
-                        subject=str(message["Subject"]),
-                        text=text.get_content() if text else "",
-                        html=html.get_content() if html else "",
-                    )
+                mail = ReceivedMail(
+                    to=recipient.lower(),
+                    subject=str(message["Subject"]),
+                    text=text.get_content() if text else "",
+                    html=html.get_content() if html else "",
+                    message_id=str(message["Message-ID"] or ""),
                 )
+                self._messages.append(mail)
+                self._by_recipient.setdefault(mail.to, []).append(mail)
         return "250 OK"
 
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+            self._by_recipient.clear()
 
     def messages(self, to: str | None = None) -> list[ReceivedMail]:
         with self._lock:
-            return [m for m in self._messages if to is None or m.to == to.lower()]
+            if to is None:
+                return list(self._messages)
+            return list(self._by_recipient.get(to.lower(), []))
 
     async def wait_for(self, to: str, *, count: int = 1, within: float = 10.0) -> ReceivedMail:
         """The `count`-th message to `to`, waiting for it to arrive."""
@@ -68,8 +76,8 @@ class Mailbox:
             await asyncio.sleep(0.02)
         raise AssertionError(f"no mail #{count} to {to} within {within}s")
 
-    async def code_for(self, to: str, *, count: int = 1) -> str:
-        mail = await self.wait_for(to, count=count)
+    async def code_for(self, to: str, *, count: int = 1, within: float = 10.0) -> str:
+        mail = await self.wait_for(to, count=count, within=within)
         match = CODE.search(mail.text)
         assert match, mail.text
         return match.group(1)

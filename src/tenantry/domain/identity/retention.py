@@ -4,19 +4,19 @@ refresh tokens and web sessions, by cascade) a day after they expired or were re
 codes a day after they expired, web sessions a day after they expired, and
 lockout windows once they are closed.
 
-The day of grace keeps a replayed refresh token of a just-revoked session answering as a
-revoked one (and lets support see a recent sign-in). A live session's rotated refresh tokens
-are kept for a week after their rotation: presenting one is how reuse is detected (and the
-session revoked), and a session refreshed every 15 minutes for its 30 days would otherwise keep
-almost 3,000 of them. A replay older than that is an unknown token: refused, without revoking
-the session."""
+The day of grace (`TENANTRY_CREDENTIAL_GRACE`; the soak shortens it) keeps a replayed refresh
+token of a just-revoked session answering as a revoked one (and lets support see a recent
+sign-in). A live session's rotated refresh tokens are kept for a week after their rotation:
+presenting one is how reuse is detected (and the session revoked), and a session refreshed every
+15 minutes for its 30 days would otherwise keep almost 3,000 of them. A replay older than that
+is an unknown token: refused, without revoking the session."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, Table, or_
 
 from tenantry.storage.database import Store
 from tenantry.storage.purging import delete_in_batches
@@ -41,21 +41,38 @@ class Purged:
     login_throttles: int
 
 
-async def purge_spent_credentials(db: Store, *, now: datetime, lockout_window: timedelta) -> Purged:
-    cutoff = now - GRACE
-    return Purged(
-        sessions=await delete_in_batches(
-            db,
+def spent_credentials(
+    *, now: datetime, lockout_window: timedelta, grace: timedelta = GRACE
+) -> dict[str, tuple[Table, ColumnElement[bool]]]:
+    """The rows that may go at `now`, by the field of `Purged` that counts them; sessions first,
+    their refresh tokens and web sessions go with them by cascade."""
+    cutoff = now - grace
+    return {
+        "sessions": (
             SESSIONS,
             or_(SESSIONS.c.expires_at < cutoff, SESSIONS.c.revoked_at < cutoff),
         ),
-        rotated_refresh_tokens=await delete_in_batches(
-            db, REFRESH_TOKENS, REFRESH_TOKENS.c.rotated_at < now - REUSE_DETECTION
+        "rotated_refresh_tokens": (
+            REFRESH_TOKENS,
+            REFRESH_TOKENS.c.rotated_at < now - REUSE_DETECTION,
         ),
         # a used code expires minutes after its use anyway
-        email_codes=await delete_in_batches(db, EMAIL_CODES, EMAIL_CODES.c.expires_at < cutoff),
-        web_sessions=await delete_in_batches(db, WEB_SESSIONS, WEB_SESSIONS.c.expires_at < cutoff),
-        login_throttles=await delete_in_batches(
-            db, LOGIN_THROTTLES, LOGIN_THROTTLES.c.window_started_at < now - lockout_window
+        "email_codes": (EMAIL_CODES, EMAIL_CODES.c.expires_at < cutoff),
+        "web_sessions": (WEB_SESSIONS, WEB_SESSIONS.c.expires_at < cutoff),
+        "login_throttles": (
+            LOGIN_THROTTLES,
+            LOGIN_THROTTLES.c.window_started_at < now - lockout_window,
         ),
+    }
+
+
+async def purge_spent_credentials(
+    db: Store, *, now: datetime, lockout_window: timedelta, grace: timedelta = GRACE
+) -> Purged:
+    spent = spent_credentials(now=now, lockout_window=lockout_window, grace=grace)
+    return Purged(
+        **{
+            name: await delete_in_batches(db, table, condition)
+            for name, (table, condition) in spent.items()
+        }
     )
