@@ -100,6 +100,7 @@ async def test_malformed_tenant_header_is_the_same_400(
     assert response.json()["code"] == "tenant_header_required"
 
 
+@pytest.mark.catalogue(21)
 async def test_foreign_and_unknown_tenants_get_the_same_403(
     client: httpx.AsyncClient, ann: Account, bob: Account
 ) -> None:

@@ -90,6 +90,7 @@ async def add_provisioning_tenant(container: Container, name: str) -> uuid.UUID:
     return tenant_id
 
 
+@pytest.mark.catalogue(37)
 async def test_every_admin_route_refuses_anonymous_and_non_admin_callers(
     client: httpx.AsyncClient, operator: Account, ann: Account, acme: str
 ) -> None:
@@ -116,6 +117,7 @@ async def test_every_admin_route_refuses_anonymous_and_non_admin_callers(
         assert allowed.status_code == success, (method, path, allowed.text)
 
 
+@pytest.mark.catalogue(37)
 async def test_the_admin_flag_is_read_on_every_request(
     client: httpx.AsyncClient, container: Container, operator: Account
 ) -> None:
@@ -337,6 +339,7 @@ async def test_patch_refuses_unknown_plans_and_features_changing_nothing(
     assert await events_of(container, "tenant.updated") == []
 
 
+@pytest.mark.catalogue(37)
 async def test_disable_locks_members_out_until_enabled_keeping_the_data(
     client: httpx.AsyncClient,
     container: Container,
@@ -500,6 +503,7 @@ async def test_create_refuses_an_unknown_plan(
     assert await count_rows(container.db, Tenant) == tenants_before
 
 
+@pytest.mark.catalogue(41)
 async def test_create_with_an_idempotency_key_creates_once(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox, operator: Account
 ) -> None:
@@ -519,6 +523,7 @@ async def test_create_with_an_idempotency_key_creates_once(
     assert_problem(other, 409, "idempotency_key_reused")
 
 
+@pytest.mark.catalogue(41)
 async def test_concurrent_creates_with_one_key_make_one_tenant(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox, operator: Account
 ) -> None:

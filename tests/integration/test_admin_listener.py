@@ -14,6 +14,8 @@ import pytest
 from tenantry.bootstrap import Container
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.settings import Settings
+from tenantry.transports.rest.app import create_app
+from tests.integration.test_route_inventory import admin_routes, concrete
 from tests.support.api import bearer
 from tests.support.net import free_port
 from tests.support.routes import assert_problem
@@ -31,6 +33,7 @@ async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> dict[
     return bearer(response.json()["access_token"])
 
 
+@pytest.mark.catalogue(38)
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_admin_routes_move_to_the_admin_listener(
     settings: Settings, container: Container, workers: int
@@ -56,6 +59,11 @@ async def test_admin_routes_move_to_the_admin_listener(
             assert (await private.get("/healthz")).status_code == 200
             assert_problem(await private.get("/v1/admin/tenants"), 401, "missing_token")
             assert_problem(await private.get("/v1/tenants", headers=operator), 404, "not_found")
+            for method, path in admin_routes(create_app(container)):
+                hidden = await public.request(method, concrete(path), headers=operator, json={})
+                assert_problem(hidden, 404, "not_found")
+                served = await private.request(method, concrete(path), headers=operator, json={})
+                assert served.json().get("code") != "not_found", (method, path, served.text)
     async with httpx.AsyncClient(timeout=2) as after:
         with pytest.raises(httpx.ConnectError):  # stopped with the server
             await after.get(f"http://{admin_address}/healthz")

@@ -110,6 +110,8 @@ AUDIT_ACTIONS: dict[tuple[str, str], str | None] = {
     ("PATCH", "/v1/admin/tenants/{tenant_id}"): "tenant.updated",
     ("POST", "/v1/admin/tenants/{tenant_id}/disable"): "tenant.disabled",
     ("POST", "/v1/admin/tenants/{tenant_id}/enable"): "tenant.enabled",
+    ("POST", "/v1/admin/users/{user_id}/disable"): "user.updated",
+    ("POST", "/v1/admin/users/{user_id}/enable"): "user.updated",
     ("POST", "/v1/webhook-endpoints"): "webhook_endpoint.created",
     ("DELETE", "/v1" + WEBHOOK_ENDPOINT): "webhook_endpoint.deleted",
     ("POST", "/v1" + REDELIVER): "webhook_delivery.redelivered",
@@ -674,6 +676,16 @@ async def audit_provider_plane(audit: Auditor, operator: Account) -> None:
     )
     for verb in ("disable", "enable"):
         await audit.call("POST", f"/v1/admin/tenants/{{tenant_id}}/{verb}", **ids, **as_operator)
+    owner_id = await user_id_of(audit.container, "bill@example.com")
+    for verb in ("disable", "enable"):
+        await audit.call(
+            "POST",
+            f"/v1/admin/users/{{user_id}}/{verb}",
+            user_id=owner_id,
+            tenant=None,
+            target=("user", owner_id),
+            **as_operator,
+        )
 
 
 def _system_on(tenant: str) -> dict[str, Any]:

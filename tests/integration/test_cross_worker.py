@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 LOOPS = 25  # bench/eviction.py runs 1,000
 
 
+@pytest.mark.catalogue(23)
 async def test_eviction_through_one_worker_is_enforced_by_the_other(
     container: Container, settings: Settings, mailbox: Mailbox
 ) -> None:

@@ -262,6 +262,7 @@ async def test_pool_and_silo_tenants_keep_their_experiments_apart(
         }
 
 
+@pytest.mark.catalogue(24)
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 async def test_another_tenants_project_and_experiment_are_404(
     client: httpx.AsyncClient, pool_and_silo: tuple[Account, Account], route: Route

@@ -11,6 +11,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,6 +150,7 @@ async def test_the_tenant_is_named_after_the_payer_without_a_company(
     assert names == ["Pat Lee's team", "kim's team"]
 
 
+@pytest.mark.catalogue(36)
 async def test_a_replayed_event_gets_the_same_answer_and_creates_nothing(
     client: httpx.AsyncClient, container: Container
 ) -> None:
@@ -164,32 +166,127 @@ async def test_a_replayed_event_gets_the_same_answer_and_creates_nothing(
     assert claim is not None and str(claim.tenant_id) == first.json()["tenant_id"]
 
 
-@pytest.mark.parametrize(
-    "tamper",
-    ["wrong_secret", "body_changed", "ten_minutes_old", "ten_minutes_ahead", "no_headers"],
-)
+@pytest.mark.catalogue(36)
+async def test_a_replayed_request_and_a_later_redelivery_get_the_first_answer(
+    client: httpx.AsyncClient, container: Container, clock: ShiftableClock
+) -> None:
+    body = payment("evt-replay")
+    headers = sign(body, timestamp_ms=int(clock.now().timestamp() * 1000))
+    first = await client.post(PATH, content=body, headers=headers)
+    assert first.status_code == 200, first.text
+    before = await census(container)
+
+    replayed = await client.post(PATH, content=body, headers=headers)  # byte for byte
+    clock.advance(3 * 24 * 3600)  # HubSpot retries for up to three days
+    redelivered = await client.post(
+        PATH, content=body, headers=sign(body, timestamp_ms=int(clock.now().timestamp() * 1000))
+    )
+
+    for again in (replayed, redelivered):
+        assert again.status_code == 200, again.text
+        assert again.json() == first.json()
+    assert await census(container) == before
+
+
+def legacy_signature(body: bytes, version: str) -> dict[str, str]:
+    """HubSpot's older schemes, hex(SHA-256(secret + body)) for v1 and
+    hex(SHA-256(secret + method + uri + body)) for v2: valid, but not what we accept."""
+    signed = SECRET.encode() + (b"" if version == "v1" else b"POST" + URI.encode()) + body
+    return {
+        "Content-Type": "application/json",
+        "X-HubSpot-Signature": hashlib.sha256(signed).hexdigest(),
+        "X-HubSpot-Signature-Version": version,
+    }
+
+
+def reserialized(body: bytes) -> bytes:
+    """The same JSON document written another way (no spaces, keys sorted)."""
+    return json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True).encode()
+
+
+FIVE_MINUTES_MS = 5 * 60 * 1000
+# What was sent instead of a good delivery of `body` signed at `now_ms`: headers, body and the
+# code of the refusal.
+Tampering = tuple[dict[str, str], bytes, str]
+TAMPERINGS: dict[str, Callable[[bytes, int], Tampering]] = {
+    "no_headers": lambda body, _: ({"Content-Type": "application/json"}, body, "missing_signature"),
+    "v1_only": lambda body, _: (legacy_signature(body, "v1"), body, "missing_signature"),
+    "v2_only": lambda body, _: (legacy_signature(body, "v2"), body, "missing_signature"),
+    "v1_and_v2_only": lambda body, _: (
+        {**legacy_signature(body, "v1"), **legacy_signature(body, "v2")},
+        body,
+        "missing_signature",
+    ),
+    "timestamp_only": lambda body, now_ms: (
+        {"X-HubSpot-Request-Timestamp": str(now_ms)},
+        body,
+        "missing_signature",
+    ),
+    "wrong_secret": lambda body, _: (
+        sign(body, secret="not-the-secret"),
+        body,
+        "invalid_signature",
+    ),
+    "garbage_signature": lambda body, _: (
+        {**sign(body), "X-HubSpot-Signature-v3": "not a signature!"},
+        body,
+        "invalid_signature",
+    ),
+    "v2_value_in_v3_header": lambda body, _: (
+        {
+            **sign(body),
+            "X-HubSpot-Signature-v3": legacy_signature(body, "v2")["X-HubSpot-Signature"],
+        },
+        body,
+        "invalid_signature",
+    ),
+    "one_byte_changed": lambda body, _: (
+        sign(body),
+        body.replace(b"standard", b"standarD"),
+        "invalid_signature",
+    ),
+    "byte_appended": lambda body, _: (sign(body), body + b" ", "invalid_signature"),
+    "reserialized": lambda body, _: (sign(body), reserialized(body), "invalid_signature"),
+    "other_uri": lambda body, _: (sign(body, uri=f"{URI}/elsewhere"), body, "invalid_signature"),
+    "five_minutes_and_a_second_old": lambda body, now_ms: (
+        sign(body, timestamp_ms=now_ms - FIVE_MINUTES_MS - 1000),
+        body,
+        "stale_request",
+    ),
+    "five_minutes_and_a_second_ahead": lambda body, now_ms: (
+        sign(body, timestamp_ms=now_ms + FIVE_MINUTES_MS + 1000),
+        body,
+        "stale_request",
+    ),
+    "a_day_old": lambda body, now_ms: (
+        sign(body, timestamp_ms=now_ms - 86_400_000),
+        body,
+        "stale_request",
+    ),
+}
+
+
+@pytest.mark.catalogue(33, 34, 35)
+@pytest.mark.parametrize("tamper", TAMPERINGS)
 async def test_an_unauthentic_delivery_is_refused_and_changes_nothing(
     client: httpx.AsyncClient, container: Container, tamper: str
 ) -> None:
-    body = payment()
-    now_ms = int(time.time() * 1000)
-    headers = sign(body)
-    code = "invalid_signature"
-    if tamper == "wrong_secret":
-        headers = sign(body, secret="not-the-secret")
-    elif tamper == "body_changed":
-        body = body.replace(b"standard", b"standarD")
-    elif tamper == "ten_minutes_old":
-        headers, code = sign(body, timestamp_ms=now_ms - 600_000), "stale_request"
-    elif tamper == "ten_minutes_ahead":
-        headers, code = sign(body, timestamp_ms=now_ms + 600_000), "stale_request"
-    else:
-        headers, code = {"Content-Type": "application/json"}, "missing_signature"
+    headers, body, code = TAMPERINGS[tamper](payment(), int(time.time() * 1000))
     before = await census(container)
     assert_problem(await client.post(PATH, content=body, headers=headers), 401, code)
     assert await census(container) == before
 
 
+@pytest.mark.catalogue(34)
+@pytest.mark.parametrize("skew_ms", [-4 * 60 * 1000, 4 * 60 * 1000])
+async def test_a_delivery_signed_within_five_minutes_is_accepted(
+    client: httpx.AsyncClient, skew_ms: int
+) -> None:
+    response = await deliver(client, payment(), timestamp_ms=int(time.time() * 1000) + skew_ms)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.catalogue(34)
 async def test_a_garbled_timestamp_is_refused(
     client: httpx.AsyncClient, container: Container
 ) -> None:
@@ -291,6 +388,7 @@ async def test_a_silo_plan_gets_its_own_database(
     assert await container.stores.silos.exists(tenant_id)
 
 
+@pytest.mark.catalogue(36)
 async def test_concurrent_duplicates_provision_one_tenant(
     client: httpx.AsyncClient, container: Container
 ) -> None:

@@ -136,6 +136,7 @@ async def listed(client: httpx.AsyncClient, admin: Account, tenant_id: str) -> d
 # --- the whole journey ----------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(30)
 async def test_invite_mail_preview_accept(
     client: httpx.AsyncClient, mailbox: Mailbox, container: Container, ann: Account, bob: Account
 ) -> None:
@@ -189,6 +190,7 @@ async def test_invite_mail_preview_accept(
     assert events[-3:] == ["invitation.created", "invitation.accepted", "membership.created"]
 
 
+@pytest.mark.catalogue(29)
 async def test_the_token_is_stored_only_as_a_hash_and_is_no_access_token(
     client: httpx.AsyncClient, mailbox: Mailbox, container: Container, ann: Account, acme: str
 ) -> None:
@@ -203,12 +205,30 @@ async def test_the_token_is_stored_only_as_a_hash_and_is_no_access_token(
     assert me.status_code == 401
 
 
+@pytest.mark.catalogue(29)
 async def test_an_unknown_or_edited_token_is_not_found(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
     _, token = await invited(client, mailbox, ann, acme, "bob@example.com")
+    _, other = await invited(client, mailbox, ann, acme, "carol@example.com")
+    prefix, _, secret = token.partition("_")
+    assert len(secret) >= 43 and other.partition("_")[2] != secret  # 256 random bits each
 
-    for forged in ("inv_" + "A" * 43, token[:-1] + ("A" if token[-1] != "A" else "B"), "x"):
+    def flipped(at: int) -> str:
+        swapped = "A" if token[at] != "A" else "B"
+        return token[:at] + swapped + token[at + 1 :]
+
+    edits = [
+        flipped(len(prefix) + 1),
+        flipped(len(token) // 2),
+        flipped(len(token) - 1),
+        token[:-1],
+        token + "A",
+        "xnv_" + secret,
+        token.swapcase(),
+        other[:-4] + token[-4:],
+    ]
+    for forged in ("inv_" + "A" * 43, *edits, "x"):
         assert_problem(await preview(client, forged), 404, "invitation_not_found")
         assert_problem(await accept(client, bob, forged), 404, "invitation_not_found")
         assert_problem(await decline(client, bob, forged), 404, "invitation_not_found")
@@ -218,6 +238,7 @@ async def test_an_unknown_or_edited_token_is_not_found(
     assert (await accept(client, bob, token)).status_code == 200
 
 
+@pytest.mark.catalogue(41)
 async def test_an_idempotency_key_replays_the_invitation(
     client: httpx.AsyncClient, mailbox: Mailbox, container: Container, ann: Account, acme: str
 ) -> None:
@@ -241,6 +262,7 @@ async def test_an_idempotency_key_replays_the_invitation(
 # --- who may do what ------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(32)
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 async def test_invitation_routes_check_token_tenant_and_role(
     client: httpx.AsyncClient, mailbox: Mailbox, container: Container, route: Route
@@ -261,6 +283,7 @@ async def test_answering_needs_a_token(client: httpx.AsyncClient, answer: str) -
     assert_problem(response, 401, "missing_token")
 
 
+@pytest.mark.catalogue(24)
 @pytest.mark.parametrize("route", [r for r in ROUTES if "{invitation}" in r.path], ids=str)
 async def test_another_tenants_invitation_is_not_found(
     client: httpx.AsyncClient,
@@ -281,6 +304,7 @@ async def test_another_tenants_invitation_is_not_found(
     assert theirs["id"] not in await listed(client, ann, acme)
 
 
+@pytest.mark.catalogue(32)
 async def test_only_owners_invite_owners(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
@@ -299,6 +323,7 @@ async def test_only_owners_invite_owners(
     ).status_code == 201
 
 
+@pytest.mark.catalogue(32)
 async def test_an_admin_cannot_resend_an_owners_invitation(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
@@ -396,6 +421,7 @@ async def test_pending_invitations_count_toward_the_member_limit(
 # --- settling an invitation -----------------------------------------------------------------
 
 
+@pytest.mark.catalogue(28)
 async def test_only_the_invited_address_can_accept_or_decline(
     client: httpx.AsyncClient,
     mailbox: Mailbox,
@@ -414,6 +440,7 @@ async def test_only_the_invited_address_can_accept_or_decline(
     assert (await accept(client, bob, token)).status_code == 200
 
 
+@pytest.mark.catalogue(30)
 async def test_an_expired_invitation_is_gone_but_can_be_resent_or_revoked(
     client: httpx.AsyncClient,
     mailbox: Mailbox,
@@ -466,6 +493,7 @@ async def test_resend_mails_a_new_token_and_kills_the_old_one(
     assert (await accept(client, bob, new)).status_code == 200
 
 
+@pytest.mark.catalogue(30)
 async def test_a_revoked_invitation_cannot_be_used_or_revived(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
@@ -482,6 +510,7 @@ async def test_a_revoked_invitation_cannot_be_used_or_revived(
     assert (await invite(client, mailbox, ann, acme, "bob@example.com")).status_code == 201
 
 
+@pytest.mark.catalogue(30)
 async def test_a_declined_invitation_is_settled(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
@@ -532,6 +561,7 @@ async def http(container: Container, settings: Settings) -> AsyncIterator[httpx.
             yield client
 
 
+@pytest.mark.catalogue(31)
 @pytest.mark.parametrize("parallel", [2, 8])
 async def test_parallel_accepts_create_one_membership(
     client: httpx.AsyncClient,

@@ -71,6 +71,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.catalogue(43)
 async def test_sign_up_succeeds_while_smtp_refuses_and_the_code_arrives_when_it_returns(
     quiet: tuple[Container, httpx.AsyncClient], mailbox: Mailbox, clock: ShiftableClock
 ) -> None:
@@ -110,6 +111,7 @@ async def test_sign_up_succeeds_while_smtp_refuses_and_the_code_arrives_when_it_
     assert confirmed.status_code == 200, confirmed.text
 
 
+@pytest.mark.catalogue(43)
 async def test_the_background_worker_delivers_once_smtp_returns(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox, clock: ShiftableClock
 ) -> None:
@@ -134,6 +136,7 @@ async def test_the_background_worker_delivers_once_smtp_returns(
     assert len(mailbox.messages("later@example.com")) == 1
 
 
+@pytest.mark.catalogue(43)
 async def test_an_unreachable_smtp_server_keeps_mail_pending_and_nothing_is_lost(
     settings: Settings, clock: ShiftableClock, mailbox: Mailbox
 ) -> None:

@@ -98,6 +98,7 @@ async def test_members_are_listed_in_joining_order_with_their_profile(
     assert set(one.json()) == {"user_id", "email", "name", "role", "joined_at"}
 
 
+@pytest.mark.catalogue(24)
 @pytest.mark.parametrize("route", [r for r in ROUTES if "{user}" in r.path], ids=str)
 async def test_someone_outside_the_tenant_is_no_member_of_it(
     client: httpx.AsyncClient, ann: Account, bob: Account, acme: str, route: Route
@@ -134,6 +135,7 @@ async def test_member_routes_check_token_tenant_and_role(
     }
 
 
+@pytest.mark.catalogue(26)
 @pytest.mark.parametrize("role", ["viewer", "editor"])
 async def test_a_member_cannot_promote_themselves(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str, role: str
@@ -145,6 +147,7 @@ async def test_a_member_cannot_promote_themselves(
     assert (await roles(client, ann, acme))["bob@example.com"] == role
 
 
+@pytest.mark.catalogue(26)
 async def test_admins_manage_admins_editors_and_viewers_but_not_owners(
     client: httpx.AsyncClient,
     mailbox: Mailbox,
@@ -180,6 +183,7 @@ async def test_an_unknown_role_is_422(
     assert_problem(response, 422, "validation_error")
 
 
+@pytest.mark.catalogue(25)
 async def test_fields_other_than_role_are_ignored(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
@@ -202,6 +206,7 @@ async def test_fields_other_than_role_are_ignored(
 # --- owners ---------------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(26)
 async def test_the_last_owner_can_neither_step_down_nor_leave(
     client: httpx.AsyncClient, mailbox: Mailbox, ann: Account, bob: Account, acme: str
 ) -> None:
@@ -246,6 +251,7 @@ async def test_the_personal_tenants_owner_stays_its_owner(
 # --- evictions and leaving ------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(23)
 async def test_an_evicted_member_is_refused_on_the_very_next_request(
     client: httpx.AsyncClient,
     mailbox: Mailbox,
@@ -286,6 +292,7 @@ async def test_a_role_change_applies_on_the_very_next_request(
     assert_problem(denied, 403, "insufficient_role")
 
 
+@pytest.mark.catalogue(23)
 async def test_an_eviction_in_another_process_applies_here_at_once(
     client: httpx.AsyncClient,
     mailbox: Mailbox,
@@ -368,6 +375,7 @@ async def http(container: Container, settings: Settings) -> AsyncIterator[httpx.
             yield client
 
 
+@pytest.mark.catalogue(26)
 async def test_two_owners_demoting_each_other_at_once_leave_one_owner(
     client: httpx.AsyncClient,
     http: httpx.AsyncClient,

@@ -250,6 +250,7 @@ async def test_an_order_is_in_one_currency_and_bounded(
     assert beyond_32_bits.json()["total_cents"] == 1_000_000_000_000
 
 
+@pytest.mark.catalogue(24)
 async def test_no_tenant_sees_or_touches_another_tenants_data(
     client: httpx.AsyncClient, tenants: dict[str, Account]
 ) -> None:
@@ -305,6 +306,7 @@ async def test_lists_page_through_everything(
     assert_problem(malformed, 400, "invalid_cursor")
 
 
+@pytest.mark.catalogue(41)
 @pytest.mark.parametrize("placement", PLACEMENTS)
 async def test_idempotency_key_creates_once(
     client: httpx.AsyncClient, tenants: dict[str, Account], placement: str

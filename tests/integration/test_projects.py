@@ -99,18 +99,22 @@ async def test_project_routes_check_token_tenant_and_role(
     await assert_guarded(client, route, org=org, outsider=outsider, **asdict(ids))
 
 
+@pytest.mark.catalogue(24)
 @pytest.mark.parametrize("route", [r for r in ROUTES if "{project}" in r.path], ids=str)
 async def test_another_tenants_project_and_environment_are_404(
     client: httpx.AsyncClient, ann: Account, bob: Account, route: Route
 ) -> None:
     mine = await workspace_of(client, ann.headers())
     bobs = await workspace_of(client, bob.headers())
+    bobs_rows = [PROJECT.format(project=bobs.project), ENVIRONMENT.format(**asdict(bobs))]
+    before = [(await client.get(path, headers=bob.headers())).json() for path in bobs_rows]
     for project, env in ((bobs.project, bobs.env), (str(uuid.uuid4()), str(uuid.uuid4()))):
         path = route.path.format(project=project, env=env, team=mine.team)
         response = await client.request(route.method, path, headers=ann.headers(), json=route.body)
         expected = "environment_not_found" if "{env}" in route.path else "project_not_found"
         assert_problem(response, 404, expected)
-    assert (await client.get(f"/v1/projects/{bobs.project}", headers=bob.headers())).is_success
+    after = [(await client.get(path, headers=bob.headers())).json() for path in bobs_rows]
+    assert after == before
 
 
 @pytest.mark.parametrize("route", ENVIRONMENT_ROUTES, ids=str)
@@ -124,6 +128,7 @@ async def test_an_environment_of_another_project_is_404(
     assert_problem(response, 404, "environment_not_found")
 
 
+@pytest.mark.catalogue(24)
 async def test_another_tenants_team_cannot_be_linked_or_unlinked(
     client: httpx.AsyncClient, ann: Account, bob: Account
 ) -> None:
@@ -317,6 +322,7 @@ async def test_rotating_a_key_replaces_it_and_its_snippet(
     assert await count_rows(container.db, Environment, old_key) == 0
 
 
+@pytest.mark.catalogue(41)
 async def test_idempotency_key_creates_one_project(client: httpx.AsyncClient, ann: Account) -> None:
     headers = {**ann.headers(), "Idempotency-Key": "create-shop"}
     first = await client.post("/v1/projects", headers=headers, json={"name": "Shop"})

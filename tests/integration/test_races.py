@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from tenantry.bootstrap import Container
 from tenantry.settings import Settings
-from tenantry.storage.models import EmailCode, LoginThrottle, User
+from tenantry.storage.models import EmailCode, LoginThrottle, Registration, User
+from tests.integration.test_registrations import registration
 from tests.support.api import PASSWORD, register
 from tests.support.counts import ONE_WORKSPACE, count_rows, workspace_counts
 from tests.support.mailbox import CODE, Mailbox
@@ -92,6 +93,7 @@ def assert_throttled(response: httpx.Response) -> None:
 # --- 5. raced sign-ups --------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(5)
 async def test_parallel_sign_ups_of_one_email_create_one_account_and_one_workspace(
     http: httpx.AsyncClient, mailbox: Mailbox, container: Container
 ) -> None:
@@ -153,6 +155,7 @@ async def test_parallel_confirms_of_one_code_succeed_once(
 # --- 9. raced wrong passwords -------------------------------------------------------------
 
 
+@pytest.mark.catalogue(9)
 @pytest.mark.parametrize("parallel", [12, 50])
 async def test_parallel_wrong_passwords_are_counted_exactly_and_the_lockout_holds(
     http: httpx.AsyncClient, mailbox: Mailbox, container: Container, parallel: int
@@ -174,6 +177,7 @@ async def test_parallel_wrong_passwords_are_counted_exactly_and_the_lockout_hold
     assert_throttled(await login(http, account.email, account.password))
 
 
+@pytest.mark.catalogue(9)
 async def test_parallel_guesses_never_exceed_the_remaining_allowance(
     http: httpx.AsyncClient, mailbox: Mailbox, container: Container
 ) -> None:
@@ -206,6 +210,7 @@ async def test_parallel_wrong_passwords_for_an_unknown_email_lock_it_too(
 # --- 19. raced refreshes ------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(19)
 @pytest.mark.parametrize("parallel", [2, 8])
 async def test_parallel_refreshes_of_one_token_succeed_at_most_once(
     http: httpx.AsyncClient, mailbox: Mailbox, parallel: int
@@ -227,3 +232,22 @@ async def test_parallel_refreshes_of_one_token_succeed_at_most_once(
     }
     again = await http.post("/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert again.status_code == 401
+
+
+# --- retried registrations ----------------------------------------------------------------
+
+
+async def test_parallel_registrations_with_one_key_register_once(
+    http: httpx.AsyncClient, container: Container
+) -> None:
+    keyed = {"Idempotency-Key": "raced-registration"}
+    body = registration("basic", email="raced@example.com")
+
+    responses = await asyncio.gather(
+        *(http.post("/v1/registrations", headers=keyed, json=body) for _ in range(8))
+    )
+
+    assert statuses(responses) == {202: 8}, [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum("Idempotent-Replayed" not in r.headers for r in responses) == 1
+    assert await count_rows(container.db, Registration) == 1

@@ -68,6 +68,8 @@ NOT_TENANT_SCOPED = {
     ("POST", "/v1/admin/tenants/{tenant_id}/disable"),
     ("POST", "/v1/admin/tenants/{tenant_id}/enable"),
     ("GET", "/v1/admin/users"),
+    ("POST", "/v1/admin/users/{user_id}/disable"),
+    ("POST", "/v1/admin/users/{user_id}/enable"),
     ("GET", "/v1/admin/audit-log"),
     ("GET", "/v1/admin/webhook-endpoints"),
     ("POST", "/v1/admin/webhook-endpoints"),
@@ -126,6 +128,7 @@ def test_admin_routes_and_only_they_require_a_platform_admin(container: Containe
     assert guarded
 
 
+@pytest.mark.catalogue(38)
 def test_the_admin_routes_can_be_served_apart(container: Container) -> None:
     public = create_app(container, include_admin=False)
     private = create_app(container, include_public=False)
@@ -143,6 +146,7 @@ def concrete(path: str) -> str:
     return "/".join(str(uuid.uuid4()) if part.startswith("{") else part for part in parts)
 
 
+@pytest.mark.catalogue(21)
 async def test_every_tenant_scoped_route_checks_token_header_and_membership(
     client: httpx.AsyncClient, container: Container, ann: Account, bob: Account
 ) -> None:
@@ -158,6 +162,67 @@ async def test_every_tenant_scoped_route_checks_token_header_and_membership(
         assert_problem(await call(bearer(ann.access_token)), 400, "tenant_header_required")
         malformed = {**bearer(ann.access_token), "X-Tenant-ID": "not-a-uuid"}
         assert_problem(await call(malformed), 400, "tenant_header_required")
-        assert_problem(await call(ann.headers(bob.tenant_id)), 403, "tenant_access_denied")
-        unknown = ann.headers(str(uuid.uuid4()))
-        assert_problem(await call(unknown), 403, "tenant_access_denied")
+        foreign = await call(ann.headers(bob.tenant_id))
+        assert_problem(foreign, 403, "tenant_access_denied")
+        unknown = await call(ann.headers(str(uuid.uuid4())))
+        assert (unknown.status_code, unknown.content) == (foreign.status_code, foreign.content)
+
+
+# X-Tenant-ID values ({a}, {b}: two real tenants' ids; {hex}: {a} without its hyphens).
+MALFORMED_TENANT_HEADERS = [
+    [],
+    [""],
+    ["   "],
+    ["not-a-uuid"],
+    ["{a}x"],
+    ["{a}", "{a}"],
+    ["{a}", "{b}"],
+    ["{a},{b}"],
+    ["{a}, {a}"],
+    ["{a} {b}"],
+    ["{a};{b}"],
+    ["{{{a}}}"],
+    ["urn:uuid:{a}"],
+    ["{hex}"],
+    ["1-{hex}"],
+]
+
+
+@pytest.mark.catalogue(22)
+async def test_a_malformed_tenant_header_is_the_same_400_on_every_route_every_time(
+    client: httpx.AsyncClient, container: Container, ann: Account, bob: Account
+) -> None:
+    ids = {"a": ann.tenant_id, "b": bob.tenant_id, "hex": uuid.UUID(ann.tenant_id).hex}
+    answers: dict[tuple[int, str, bytes], list[str]] = {}
+    for method, path in [*tenant_scoped(create_app(container))] * 2:  # twice: every time
+        for values in MALFORMED_TENANT_HEADERS:
+            headers = [("Authorization", f"Bearer {ann.access_token}")]
+            headers += [("X-Tenant-ID", value.format(**ids)) for value in values]
+            response = await client.request(method, concrete(path), headers=headers, json={})
+            answer = (response.status_code, response.headers["content-type"], response.content)
+            answers.setdefault(answer, []).append(f"{method} {path} {values}")
+
+    assert len(answers) == 1, {answer: sent[:3] for answer, sent in answers.items()}
+    [(status, content_type, _body)] = answers
+    assert (status, content_type) == (400, "application/problem+json")
+    assert_problem(response, 400, "tenant_header_required")
+
+
+def admin_routes(app: FastAPI) -> list[tuple[str, str]]:
+    return [
+        (method, route.path)
+        for method, route in api_routes(app)
+        if route.path.startswith("/v1/admin/")
+    ]
+
+
+@pytest.mark.catalogue(37)
+async def test_a_tenant_owner_is_refused_on_every_admin_route(
+    client: httpx.AsyncClient, container: Container, ann: Account, acme: str
+) -> None:
+    routes = admin_routes(create_app(container))
+    assert len(routes) == len({r for r in NOT_TENANT_SCOPED if r[1].startswith("/v1/admin/")})
+    for method, path in routes:
+        for headers in (bearer(ann.access_token), ann.headers(acme)):
+            response = await client.request(method, concrete(path), headers=headers, json={})
+            assert_problem(response, 403, "platform_admin_required")

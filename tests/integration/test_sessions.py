@@ -1,5 +1,5 @@
-"""Refresh-token rotation, logout and password reset/change with the revocations each must
-cause (SPEC §4; security catalogue 12, 18, 20)."""
+"""Refresh-token rotation, logout, password reset/change and disabling a tenant or a user, with
+the revocations each must cause (SPEC §4; security catalogue 12, 18, 20)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from tenantry.bootstrap import Container
+from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.storage.models import MailMessage
-from tests.support.api import Account, bearer, register
+from tests.support.api import Account, bearer, create_organization, register, sign_in
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
 from tests.support.tokens import assert_unauthenticated, me_status
@@ -115,6 +116,7 @@ async def test_refresh_returns_a_working_new_pair_and_retires_the_old_refresh_to
     await _assert_access_live(client, third.access_token)
 
 
+@pytest.mark.catalogue(18)
 async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
     client: httpx.AsyncClient, account: Account
 ) -> None:
@@ -180,6 +182,7 @@ async def test_refresh_tokens_have_an_absolute_lifetime(
 # --- logout (20) -----------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(20)
 async def test_logout_revokes_refresh_and_access_tokens_of_that_session_at_once(
     client: httpx.AsyncClient, account: Account
 ) -> None:
@@ -232,6 +235,7 @@ async def test_forgot_password_answers_alike_and_mails_only_known_accounts(
     assert mailbox.messages("nobody@example.com") == []
 
 
+@pytest.mark.catalogue(20)
 async def test_password_reset_kills_every_session_and_access_token(
     client: httpx.AsyncClient, mailbox: Mailbox, account: Account
 ) -> None:
@@ -257,6 +261,7 @@ async def test_password_reset_kills_every_session_and_access_token(
     await _assert_access_live(client, (await _refreshed(client, fresh.refresh_token)).access_token)
 
 
+@pytest.mark.catalogue(12)
 async def test_reset_rejects_wrong_expired_and_reused_codes(
     client: httpx.AsyncClient, mailbox: Mailbox, account: Account, clock: ShiftableClock
 ) -> None:
@@ -285,6 +290,7 @@ async def test_reset_rejects_wrong_expired_and_reused_codes(
     await _login(client, account.email, NEW_PASSWORD)
 
 
+@pytest.mark.catalogue(12)
 async def test_sixth_try_burns_a_reset_code(
     client: httpx.AsyncClient, mailbox: Mailbox, account: Account
 ) -> None:
@@ -313,6 +319,7 @@ async def test_reset_with_a_weak_password_is_refused_and_keeps_the_code(
 # --- change (20) -----------------------------------------------------------------------------
 
 
+@pytest.mark.catalogue(20)
 async def test_password_change_keeps_the_callers_session_and_kills_the_others(
     client: httpx.AsyncClient, account: Account
 ) -> None:
@@ -390,3 +397,65 @@ async def test_wrong_current_passwords_count_toward_the_lockout(
         "/v1/auth/login", json={"email": account.email, "password": account.password}
     )
     assert login.status_code == 429
+
+
+# --- tenant and user disable (20) ------------------------------------------------------------
+
+OPERATOR = "operator@example.com"
+OPERATOR_PASSWORD = "platform ops passphrase 1"
+
+
+def _in_tenant(access_token: str, tenant_id: str) -> dict[str, str]:
+    return {**bearer(access_token), "X-Tenant-ID": tenant_id}
+
+
+@pytest.mark.catalogue(20)
+async def test_disabling_a_tenant_shuts_every_token_out_of_it_at_once(
+    client: httpx.AsyncClient, container: Container, account: Account
+) -> None:
+    """A session spans all of its user's tenants, so disabling one tenant ends no session:
+    every access token, old or refreshed after the disable, is refused in that tenant, and
+    the user keeps their other tenants."""
+    acme = await create_organization(client, account, "Acme")
+    other = await _login(client, account.email, account.password)
+    for access in (account.access_token, other.access_token):
+        response = await client.get("/v1/tenant", headers=_in_tenant(access, acme))
+        assert response.status_code == 200, response.text
+    await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
+    operator = await sign_in(client, OPERATOR, OPERATOR_PASSWORD)
+
+    disabled = await client.post(
+        f"/v1/admin/tenants/{acme}/disable", headers=bearer(operator.access_token)
+    )
+
+    assert disabled.status_code == 200, disabled.text
+    refreshed = await _refreshed(client, other.refresh_token)
+    for access in (account.access_token, other.access_token, refreshed.access_token):
+        response = await client.get("/v1/tenant", headers=_in_tenant(access, acme))
+        assert (response.status_code, response.json()["code"]) == (403, "tenant_disabled")
+        personal = await client.get("/v1/tenant", headers=_in_tenant(access, account.tenant_id))
+        assert personal.status_code == 200, personal.text
+
+
+@pytest.mark.catalogue(20)
+async def test_disabling_a_user_kills_their_refresh_and_access_tokens_at_once(
+    client: httpx.AsyncClient, container: Container, account: Account
+) -> None:
+    other = await _login(client, account.email, account.password)
+    rotated = await _refreshed(client, other.refresh_token)
+    await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
+    operator = await sign_in(client, OPERATOR, OPERATOR_PASSWORD)
+
+    disabled = await client.post(
+        f"/v1/admin/users/{account.user_id}/disable", headers=bearer(operator.access_token)
+    )
+
+    assert disabled.status_code == 204, disabled.text
+    for pair in (_pair(account), rotated):
+        await _assert_access_dead(client, pair.access_token)
+        in_tenant = await client.get(
+            "/v1/tenant", headers=_in_tenant(pair.access_token, account.tenant_id)
+        )
+        assert_unauthenticated(in_tenant)
+        await _assert_refresh_dead(client, pair.refresh_token)
+    await _assert_refresh_dead(client, other.refresh_token)

@@ -1,6 +1,9 @@
-"""Sign-up, email codes and confirmation (SPEC §4, §5; security catalogue 1-7, 12)."""
+"""Sign-up, email codes and confirmation (SPEC §4, §5; security catalogue 1-4, 7, 12;
+parallel sign-ups, catalogue 5, are in test_races.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -10,6 +13,7 @@ from tenantry.bootstrap import Container
 from tenantry.storage.models import Environment, Membership, Project, Tenant, User
 from tests.support.api import PASSWORD, bearer, register
 from tests.support.clock import ShiftableClock
+from tests.support.counts import ONE_WORKSPACE, workspace_counts
 from tests.support.mailbox import Mailbox
 
 pytestmark = pytest.mark.integration
@@ -44,6 +48,7 @@ async def test_sign_up_and_confirm_creates_the_workspace(
         assert environment["client_key"] in environment["snippet"]
 
 
+@pytest.mark.catalogue(4)
 async def test_sign_up_answers_the_same_for_new_and_existing_emails(
     client: httpx.AsyncClient, mailbox: Mailbox, container: Container
 ) -> None:
@@ -52,7 +57,11 @@ async def test_sign_up_answers_the_same_for_new_and_existing_emails(
     new = await client.post("/v1/auth/signup", json={"email": "fresh@example.com", **body})
     known = await client.post("/v1/auth/signup", json={"email": "KNOWN@Example.com", **body})
 
-    assert (new.status_code, new.json()) == (known.status_code, known.json())
+    assert (new.status_code, new.headers["content-type"], new.content) == (
+        known.status_code,
+        known.headers["content-type"],
+        known.content,
+    )
     assert new.json() == {"status": "confirmation_required"}
     notice = await mailbox.wait_for("known@example.com", count=2)
     assert "already has an account" in notice.text
@@ -63,6 +72,7 @@ async def test_sign_up_answers_the_same_for_new_and_existing_emails(
     assert count == 1
 
 
+@pytest.mark.catalogue(1, 2, 3)
 @pytest.mark.parametrize(
     ("password", "accepted"),
     [
@@ -73,7 +83,9 @@ async def test_sign_up_answers_the_same_for_new_and_existing_emails(
         ("x" * 64, True),
         ("Z" * 1024, True),
         ("Z" * 1025, False),
+        ("PassWord1234", False),  # the list is compared case-folded
         ("ünïcödé 🔐 spaces ok", True),
+        ("     🔐🔐🔐     ", True),  # spaces and emoji only: not stripped to 3 characters
     ],
 )
 async def test_password_policy(client: httpx.AsyncClient, password: str, accepted: bool) -> None:
@@ -87,22 +99,39 @@ async def test_password_policy(client: httpx.AsyncClient, password: str, accepte
         assert response.json()["code"] == "weak_password"
 
 
-async def test_long_unicode_password_is_not_truncated(
+@pytest.mark.catalogue(2)
+async def test_passwords_are_compared_byte_exact_and_never_truncated(
     client: httpx.AsyncClient, mailbox: Mailbox
 ) -> None:
-    password = "🔐 ünïcödé " + "y" * 1000
-    account = await register(client, mailbox, "long@example.com", password=password)
-    assert account.access_token
-    ok = await client.post(
-        "/v1/auth/login", json={"email": "long@example.com", "password": password}
-    )
-    cut = await client.post(
-        "/v1/auth/login", json={"email": "long@example.com", "password": password[:-1]}
-    )
-    assert ok.status_code == 200
-    assert cut.status_code == 401
+    # 1,009 characters, 4,000+ bytes of UTF-8: far past bcrypt's 72 bytes.
+    password = "  caf\u00e9 🔐 " + "🙂" * 1000 + " "
+    email = "bytes@example.com"
+    await register(client, mailbox, email, password=password)
+    near_misses = {
+        "last character cut": password[:-1],
+        "last emoji changed": password[:-2] + "🙃 ",
+        "decomposed accent (NFD)": password.replace("\u00e9", "e\u0301"),
+        "outer spaces stripped": password.strip(),
+        "inner spaces collapsed": " ".join(password.split()),
+        "case changed": password.upper(),
+        "first 72 bytes": password.encode()[:72].decode(errors="ignore"),
+    }
+
+    accepted = {
+        name: status
+        for name, other in near_misses.items()
+        if (status := (await _login(client, email, other)).status_code) != 401
+    }
+
+    assert accepted == {}
+    assert (await _login(client, email, password)).status_code == 200
 
 
+async def _login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
+    return await client.post("/v1/auth/login", json={"email": email, "password": password})
+
+
+@pytest.mark.catalogue(12)
 async def test_wrong_code_is_rejected_and_five_tries_burn_it(
     client: httpx.AsyncClient, mailbox: Mailbox
 ) -> None:
@@ -120,6 +149,7 @@ async def test_wrong_code_is_rejected_and_five_tries_burn_it(
     assert burned.json()["code"] == "invalid_code"
 
 
+@pytest.mark.catalogue(12)
 async def test_codes_are_single_use(client: httpx.AsyncClient, mailbox: Mailbox) -> None:
     await client.post("/v1/auth/signup", json={"email": "c@example.com", "password": PASSWORD})
     code = await mailbox.code_for("c@example.com")
@@ -129,6 +159,7 @@ async def test_codes_are_single_use(client: httpx.AsyncClient, mailbox: Mailbox)
     assert (again.status_code, again.json()["code"]) == (400, "invalid_code")
 
 
+@pytest.mark.catalogue(12)
 async def test_codes_expire_after_ten_minutes(
     client: httpx.AsyncClient, mailbox: Mailbox, clock: ShiftableClock
 ) -> None:
@@ -183,23 +214,73 @@ async def test_confirm_with_password_sets_one_for_a_passwordless_account(
     assert login.status_code == 200
 
 
-async def test_pre_hijacked_password_dies_when_the_owner_confirms(
+VICTIM = "victim@example.com"
+VICTIM_PASSWORD = "my own secret passphrase 9"
+ATTACKER_PASSWORD = "attacker chose this one"
+
+
+async def _victim_confirms_by_signing_up(client: httpx.AsyncClient, mailbox: Mailbox) -> str | None:
+    await client.post("/v1/auth/signup", json={"email": VICTIM, "password": VICTIM_PASSWORD})
+    code = await mailbox.code_for(VICTIM, count=2)
+    confirmed = await client.post("/v1/auth/confirm", json={"email": VICTIM, "code": code})
+    assert confirmed.status_code == 200, confirmed.text
+    return VICTIM_PASSWORD
+
+
+async def _victim_confirms_with_an_email_code(
     client: httpx.AsyncClient, mailbox: Mailbox
+) -> str | None:
+    """Passwordless: the account is left with no password at all."""
+    await client.post("/v1/auth/email-code", json={"email": VICTIM})
+    code = await mailbox.code_for(VICTIM, count=2)
+    confirmed = await client.post("/v1/auth/confirm", json={"email": VICTIM, "code": code})
+    assert confirmed.status_code == 200, confirmed.text
+    return None
+
+
+async def _victim_resets_the_password(client: httpx.AsyncClient, mailbox: Mailbox) -> str | None:
+    await client.post("/v1/auth/password/forgot", json={"email": VICTIM})
+    code = await mailbox.code_for(VICTIM, count=2)
+    reset = await client.post(
+        "/v1/auth/password/reset",
+        json={"email": VICTIM, "code": code, "password": VICTIM_PASSWORD},
+    )
+    assert reset.status_code == 204, reset.text
+    return VICTIM_PASSWORD
+
+
+@pytest.mark.catalogue(7)
+@pytest.mark.parametrize(
+    "victim_takes_over",
+    [
+        _victim_confirms_by_signing_up,
+        _victim_confirms_with_an_email_code,
+        _victim_resets_the_password,
+    ],
+)
+async def test_a_pre_hijacked_account_is_the_victims_alone_once_they_prove_the_address(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    victim_takes_over: Callable[[httpx.AsyncClient, Mailbox], Awaitable[str | None]],
 ) -> None:
-    attacker_password = "attacker chose this one"
-    await client.post(
-        "/v1/auth/signup", json={"email": "victim@example.com", "password": attacker_password}
+    signed_up = await client.post(
+        "/v1/auth/signup", json={"email": VICTIM, "password": ATTACKER_PASSWORD}
     )
-    await client.post("/v1/auth/email-code", json={"email": "victim@example.com"})
-    code = await mailbox.code_for("victim@example.com", count=2)
-    confirmed = await client.post(
-        "/v1/auth/confirm", json={"email": "victim@example.com", "code": code}
-    )
-    assert confirmed.status_code == 200
-    login = await client.post(
-        "/v1/auth/login", json={"email": "victim@example.com", "password": attacker_password}
-    )
-    assert login.status_code == 401
+    assert signed_up.status_code == 202
+    # Before confirmation the attacker's password earns no tokens, only a 403.
+    early = await _login(client, VICTIM, ATTACKER_PASSWORD)
+    assert (early.status_code, early.json()["code"]) == (403, "email_not_confirmed")
+    assert "access_token" not in early.json()
+
+    password = await victim_takes_over(client, mailbox)
+
+    attacker = await _login(client, VICTIM, ATTACKER_PASSWORD)
+    assert (attacker.status_code, attacker.json()["code"]) == (401, "invalid_credentials")
+    if password is not None:
+        victim = await _login(client, VICTIM, password)
+        assert victim.status_code == 200, victim.text
+    assert await workspace_counts(container.db) == ONE_WORKSPACE
 
 
 async def test_onboarding_rows_are_exactly_one_set(

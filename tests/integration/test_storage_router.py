@@ -61,6 +61,7 @@ async def tenants(
     return found
 
 
+@pytest.mark.catalogue(27)
 async def test_each_tenant_sees_only_its_rows(
     container: Container, tenants: dict[str, uuid.UUID]
 ) -> None:
@@ -80,6 +81,7 @@ async def test_silo_rows_live_in_the_silo_and_pool_rows_in_the_pool(
         assert set(await session.scalars(select(Product.tenant_id))) == {tenants["silo"]}
 
 
+@pytest.mark.catalogue(24)
 async def test_another_tenants_row_cannot_be_read_changed_or_deleted(
     container: Container, tenants: dict[str, uuid.UUID]
 ) -> None:
@@ -96,6 +98,7 @@ async def test_another_tenants_row_cannot_be_read_changed_or_deleted(
     assert await names(container, tenants["other"]) == {"other-0", "other-1"}
 
 
+@pytest.mark.catalogue(25)
 async def test_new_rows_belong_to_the_unit_tenant_whatever_they_claim(
     container: Container, tenants: dict[str, uuid.UUID], clock: ShiftableClock
 ) -> None:

@@ -70,6 +70,7 @@ async def test_team_routes_check_token_tenant_and_role(
     )
 
 
+@pytest.mark.catalogue(24)
 @pytest.mark.parametrize("route", [r for r in ROUTES if "{team}" in r.path], ids=str)
 async def test_another_tenants_team_is_404(
     client: httpx.AsyncClient, ann: Account, bob: Account, route: Route

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from tenantry.domain.idempotency import RETENTION, purge_expired
 from tenantry.settings import Settings
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import DomainEvent, IdempotencyRecord, Tenant
-from tests.support.api import Account, bearer, create_organization, register
+from tests.support.api import Account, bearer, create_organization, register, sign_in
 from tests.support.clock import ShiftableClock
 from tests.support.counts import count_rows
 from tests.support.mailbox import Mailbox
@@ -163,6 +164,7 @@ async def test_tenant_routes_refuse_strangers_and_anonymous(
     )
 
 
+@pytest.mark.catalogue(37)
 async def test_disabled_tenant_answers_403_to_its_members(
     client: httpx.AsyncClient, container: Container, ann: Account
 ) -> None:
@@ -242,6 +244,7 @@ async def organization_count(container: Container) -> int:
     return await count_rows(container.db, Tenant, Tenant.kind == "organization")
 
 
+@pytest.mark.catalogue(41)
 async def test_same_key_and_body_replays_the_first_response(
     client: httpx.AsyncClient, container: Container, ann: Account
 ) -> None:
@@ -253,6 +256,7 @@ async def test_same_key_and_body_replays_the_first_response(
     assert await organization_count(container) == 1
 
 
+@pytest.mark.catalogue(41)
 async def test_same_key_with_another_body_is_409(
     client: httpx.AsyncClient, container: Container, ann: Account
 ) -> None:
@@ -262,6 +266,7 @@ async def test_same_key_with_another_body_is_409(
     assert await organization_count(container) == 1
 
 
+@pytest.mark.catalogue(41)
 async def test_keys_belong_to_their_user_and_expire_after_a_day(
     client: httpx.AsyncClient,
     container: Container,
@@ -269,11 +274,19 @@ async def test_keys_belong_to_their_user_and_expire_after_a_day(
     ann: Account,
     bob: Account,
 ) -> None:
-    await create_with_key(client, ann, "shared")
+    assert timedelta(hours=24) == RETENTION
+    first = await create_with_key(client, ann, "shared")
     assert (await create_with_key(client, bob, "shared")).status_code == 201
-    clock.advance(RETENTION.total_seconds() + 1)
-    login = await client.post("/v1/auth/login", json={"email": ann.email, "password": ann.password})
-    ann.access_token = login.json()["access_token"]
+
+    clock.advance(RETENTION.total_seconds() - 60)  # still kept a minute before the day is up
+    ann.access_token = (await sign_in(client, ann.email, ann.password)).access_token
+    kept = await create_with_key(client, ann, "shared")
+    assert (kept.status_code, kept.json()) == (201, first.json())
+    assert kept.headers["idempotent-replayed"] == "true"
+    other = await create_with_key(client, ann, "shared", name="Other")
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+
+    clock.advance(61)
     fresh = await create_with_key(client, ann, "shared", name="Other")
     assert fresh.status_code == 201
     assert "idempotent-replayed" not in fresh.headers
@@ -312,6 +325,7 @@ async def http(container: Container, settings: Settings) -> AsyncIterator[httpx.
             yield client
 
 
+@pytest.mark.catalogue(41)
 async def test_parallel_requests_with_one_key_create_once(
     http: httpx.AsyncClient, container: Container, mailbox: Mailbox
 ) -> None:

@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tenantry.bootstrap import Container
-from tests.support.api import Account, bearer, register
+from tests.support.api import (
+    Account,
+    bearer,
+    create_organization,
+    mailed_invitation_token,
+    register,
+)
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
 from tests.support.tokens import (
@@ -218,6 +224,7 @@ async def test_a_genuine_token_rebuilt_by_the_forging_helpers_is_accepted(
     assert (await me_status(client, also_with_list_aud)).status_code == 200
 
 
+@pytest.mark.catalogue(13, 14, 15, 16)
 async def test_forged_or_invalid_access_tokens_are_rejected(
     client: httpx.AsyncClient, material: Material
 ) -> None:
@@ -237,6 +244,7 @@ async def test_forged_or_invalid_access_tokens_are_rejected(
     assert (await me_status(client, material.token)).status_code == 200
 
 
+@pytest.mark.catalogue(13, 14, 15)
 async def test_forged_tokens_are_rejected_on_tenant_scoped_routes_too(
     client: httpx.AsyncClient, material: Material, account: Account
 ) -> None:
@@ -273,6 +281,7 @@ async def listener() -> AsyncIterator[_Listener]:
         await found.server.wait_closed()
 
 
+@pytest.mark.catalogue(15)
 async def test_key_bearing_headers_pointing_at_an_attacker_key_are_never_fetched(
     client: httpx.AsyncClient, material: Material, listener: _Listener
 ) -> None:
@@ -295,6 +304,7 @@ async def test_key_bearing_headers_pointing_at_an_attacker_key_are_never_fetched
     assert listener.connections == 0
 
 
+@pytest.mark.catalogue(16)
 async def test_an_expired_token_is_rejected_even_after_it_was_accepted(
     client: httpx.AsyncClient, account: Account, clock: ShiftableClock
 ) -> None:
@@ -305,6 +315,7 @@ async def test_an_expired_token_is_rejected_even_after_it_was_accepted(
     assert_unauthenticated(await me_status(client, account.access_token), "token_expired")
 
 
+@pytest.mark.catalogue(16)
 async def test_a_future_nbf_is_rejected_until_it_has_passed(
     client: httpx.AsyncClient, material: Material, clock: ShiftableClock
 ) -> None:
@@ -314,15 +325,18 @@ async def test_a_future_nbf_is_rejected_until_it_has_passed(
     assert (await me_status(client, early)).status_code == 200
 
 
-async def test_refresh_tokens_codes_and_random_strings_are_not_access_tokens(
+@pytest.mark.catalogue(17)
+async def test_refresh_tokens_codes_invitations_and_random_strings_are_not_access_tokens(
     client: httpx.AsyncClient, mailbox: Mailbox, account: Account
 ) -> None:
     forgot = await client.post("/v1/auth/password/forgot", json={"email": account.email})
     assert forgot.status_code == 202
     code = await mailbox.code_for(account.email, count=2)
+    invitation = await _invitation_token_for(client, mailbox, account)
     not_access_tokens = [
         account.refresh_token,
         code,
+        invitation,
         "0" * 6,
         "not-a-token",
         "a.b.c",
@@ -332,9 +346,26 @@ async def test_refresh_tokens_codes_and_random_strings_are_not_access_tokens(
     ]
     for token in not_access_tokens:
         assert_unauthenticated(await me_status(client, token), "invalid_token")
-    # The refresh token itself still works where it belongs.
+    # Each still works where it belongs: nothing above spent it.
     refreshed = await client.post("/v1/auth/refresh", json={"refresh_token": account.refresh_token})
     assert refreshed.status_code == 200
+    preview = await client.get("/v1/invitations/preview", params={"token": invitation})
+    assert preview.status_code == 200, preview.text
+
+
+async def _invitation_token_for(
+    client: httpx.AsyncClient, mailbox: Mailbox, invitee: Account
+) -> str:
+    """A live invitation token, mailed to `invitee` by the owner of another organization."""
+    owner = await register(client, mailbox, "inviter@example.com")
+    tenant_id = await create_organization(client, owner, "Inviters")
+    created = await client.post(
+        "/v1/invitations",
+        headers=owner.headers(tenant_id),
+        json={"email": invitee.email, "role": "viewer"},
+    )
+    assert created.status_code == 201, created.text
+    return await mailed_invitation_token(mailbox, invitee.email)
 
 
 @pytest.mark.parametrize(

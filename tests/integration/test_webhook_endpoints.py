@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -281,6 +282,7 @@ async def test_event_filters_choose_what_is_delivered(
     assert received.payload["type"] == "project.deleted"
 
 
+@pytest.mark.catalogue(39)
 async def test_unknown_event_types_and_bad_urls_are_refused(
     client: httpx.AsyncClient, ann: Account, receiver: Receiver
 ) -> None:
@@ -333,6 +335,7 @@ async def test_after_24_hours_of_failures_the_endpoint_is_failing_until_a_redeli
     assert got["status"] == "active" and got["failing_since"] is None
 
 
+@pytest.mark.catalogue(39)
 async def test_redirects_are_not_followed(
     client: httpx.AsyncClient, container: Container, ann: Account, receiver: Receiver
 ) -> None:
@@ -348,6 +351,7 @@ async def test_redirects_are_not_followed(
     assert len(receiver.received) == 1
 
 
+@pytest.mark.catalogue(24)
 async def test_webhook_routes_need_a_tenant_admin(
     client: httpx.AsyncClient, container: Container, ann: Account, bob: Account, receiver: Receiver
 ) -> None:
@@ -443,6 +447,7 @@ async def test_two_dispatchers_deliver_each_event_once(
     assert len(received) == 20
 
 
+@pytest.mark.catalogue(41)
 async def test_the_same_idempotency_key_creates_one_endpoint(
     client: httpx.AsyncClient, ann: Account, receiver: Receiver
 ) -> None:
@@ -469,6 +474,7 @@ async def guarded(
     await container.stop()
 
 
+@pytest.mark.catalogue(39)
 @pytest.mark.parametrize(
     "url",
     [
@@ -498,6 +504,78 @@ async def test_private_and_metadata_targets_are_refused(
     assert response.json()["code"] == "webhook_url_forbidden"
 
 
+class Dns:
+    """Name lookups for `*.rebind.test` answered from `records` (a DNS answer cannot be changed
+    for real from a test); every other name goes to the system resolver."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.records: dict[str, list[str]] = {}
+        self._system = loop.getaddrinfo
+
+    async def getaddrinfo(self, host: Any, port: Any, **kwargs: Any) -> list[Any]:
+        if isinstance(host, str) and host.endswith(".rebind.test"):
+            return [
+                (
+                    socket.AF_INET6 if ":" in address else socket.AF_INET,
+                    socket.SOCK_STREAM,
+                    6,
+                    "",
+                    (address, port),
+                )
+                for address in self.records.get(host, [])
+            ]
+        return await self._system(host, port, **kwargs)
+
+
+@pytest.fixture
+async def dns(monkeypatch: pytest.MonkeyPatch) -> Dns:
+    loop = asyncio.get_running_loop()
+    stub = Dns(loop)
+    monkeypatch.setattr(loop, "getaddrinfo", stub.getaddrinfo)
+    return stub
+
+
+@pytest.mark.catalogue(39)
+@pytest.mark.parametrize(
+    "addresses",
+    [["127.0.0.1"], ["169.254.169.254"], ["10.0.0.7"], ["::1"], ["93.184.215.14", "192.168.0.2"]],
+)
+async def test_a_name_resolving_to_a_private_address_is_refused(
+    guarded: tuple[Container, httpx.AsyncClient], mailbox: Mailbox, dns: Dns, addresses: list[str]
+) -> None:
+    _container, client = guarded
+    owner = await register(client, mailbox, "guarded@example.com")
+    dns.records["hooks.rebind.test"] = addresses
+    body = {"url": "http://hooks.rebind.test/hook", "events": ["*"]}
+    response = await client.post(HOOKS, headers=owner.headers(), json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "webhook_url_forbidden"
+
+
+@pytest.mark.catalogue(39)
+async def test_a_name_rebound_to_loopback_after_creation_gets_nothing(
+    guarded: tuple[Container, httpx.AsyncClient],
+    mailbox: Mailbox,
+    dns: Dns,
+    receiver: Receiver,
+) -> None:
+    container, client = guarded
+    owner = await register(client, mailbox, "guarded@example.com")
+    dns.records["hooks.rebind.test"] = ["93.184.215.14"]
+    url = receiver.url(host="hooks.rebind.test")
+    endpoint = await subscribe(client, owner, url, ["tenant.updated"])
+
+    dns.records["hooks.rebind.test"] = ["127.0.0.1"]  # where the receiver listens
+    await rename_tenant(client, owner, "Rebound")
+    await settle(container)
+
+    [delivery] = await deliveries(client, owner, endpoint["id"])
+    assert [attempt["status_code"] for attempt in delivery["attempts"]] == [None]
+    assert delivery["attempts"][0]["error"].startswith("refused")
+    assert receiver.received == []
+
+
+@pytest.mark.catalogue(39)
 async def test_each_delivery_checks_the_address_again(receiver: Receiver) -> None:
     """An endpoint whose name later resolves to a private address (DNS rebinding) is refused
     at delivery time, before anything is sent."""

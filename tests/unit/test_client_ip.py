@@ -8,7 +8,7 @@ import pytest
 
 from tenantry.transports.rest.client_ip import client_ip
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.catalogue(11)]
 PROXY = [ipaddress.ip_network("10.0.0.0/8")]
 
 

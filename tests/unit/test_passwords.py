@@ -25,6 +25,7 @@ def test_good_passwords_pass(password: str) -> None:
     check_password_policy(password, email="jo@example.com")
 
 
+@pytest.mark.catalogue(2)
 async def test_hash_verifies_byte_exact_and_unknown_hash_is_false() -> None:
     hasher = PasswordHasher(memory_kib=8192, time_cost=1, parallelism=1)
     try:

@@ -4,6 +4,7 @@ Every tenant-scoped route takes `TenantDep`, the one place the tenant check happ
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -20,6 +21,9 @@ from tenantry.errors import MalformedRequest, PermissionDenied, Unauthenticated
 from tenantry.transports.rest.client_ip import client_ip
 
 TENANT_HEADER = "x-tenant-id"
+# The form the API writes ids in. `uuid.UUID` also takes braces, `urn:uuid:`, and hyphens
+# anywhere or nowhere: one tenant would have endless spellings, none of them malformed.
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def container_of(request: Request) -> Container:
@@ -59,11 +63,8 @@ async def bearer_token(request: Request) -> str:
 async def tenant_header(request: Request) -> uuid.UUID:
     """Exactly one `X-Tenant-ID` holding a UUID; anything else is the same 400."""
     values = request.headers.getlist(TENANT_HEADER)
-    if len(values) == 1:
-        try:
-            return uuid.UUID(values[0].strip())
-        except ValueError:
-            pass
+    if len(values) == 1 and CANONICAL_UUID.fullmatch(value := values[0].strip()):
+        return uuid.UUID(value)
     raise MalformedRequest(
         "Send exactly one X-Tenant-ID header with a tenant id.", code="tenant_header_required"
     )
