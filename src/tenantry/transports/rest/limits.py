@@ -28,6 +28,11 @@ class RequestLimits:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
+        # Deadlines are checked by one sweeper task while requests are in flight, rather than
+        # a timer armed and cancelled per request: that cost ~20 us of a ~250 us /healthz.
+        self._open: dict[asyncio.Task[Any], _Limits] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._sweep_every = min(1.0, timeout / 4)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,19 +44,35 @@ class RequestLimits:
             return
         task = asyncio.current_task()
         assert task is not None
-        limits = _Limits(receive, send, task, self.max_body_bytes, declared > 0 or chunked)
-        # A bare timer, not `asyncio.timeout()`: a third of the cost on every request.
         loop = asyncio.get_running_loop()
-        limits.timer = loop.call_at(loop.time() + self.timeout, limits.expire)
+        body_expected = declared > 0 or chunked
+        limits = _Limits(
+            receive, send, task, self.max_body_bytes, body_expected, loop.time() + self.timeout
+        )
         scope[LIMITS] = limits
+        self._open[task] = limits
+        if self._sweeper is None:
+            self._sweeper = loop.create_task(self._sweep(), name="request-deadlines")
         try:
-            await self.app(scope, limits.receive, limits.send)
+            # A request without a body has nothing to count: its own `receive` will do.
+            await self.app(scope, limits.receive if body_expected else receive, limits.send)
         except asyncio.CancelledError:
             if not limits.expired or task.uncancel() > 0:
                 raise  # cancelled by someone else (the server stopping): let it be
             await _timed_out(self.timeout, body_in=limits.body_in)(scope, receive, send)
         finally:
-            limits.timer.cancel()
+            del self._open[task]
+
+    async def _sweep(self) -> None:
+        """Cancel the requests past their deadline, for as long as any is in flight."""
+        loop = asyncio.get_running_loop()
+        while self._open:
+            await asyncio.sleep(self._sweep_every)
+            now = loop.time()
+            for limits in list(self._open.values()):
+                if limits.armed and limits.deadline <= now:
+                    limits.expire()
+        self._sweeper = None
 
 
 class _Limits:
@@ -60,13 +81,14 @@ class _Limits:
     __slots__ = (
         "_receive",
         "_send",
+        "armed",
         "body_in",
+        "deadline",
         "expired",
         "lifted",
         "max_body_bytes",
         "size",
         "task",
-        "timer",
     )
 
     def __init__(
@@ -76,15 +98,18 @@ class _Limits:
         task: asyncio.Task[Any],
         max_body_bytes: int,
         body_expected: bool,
+        deadline: float,
     ) -> None:
         self._receive, self._send, self.task = receive, send, task
         self.max_body_bytes = max_body_bytes
         self.size = 0
         self.body_in = not body_expected
+        self.deadline = deadline  # loop time
+        self.armed = True
         self.lifted = self.expired = False
-        self.timer: asyncio.TimerHandle | None = None
 
     def expire(self) -> None:
+        self.armed = False
         self.expired = True
         self.task.cancel()
 
@@ -98,22 +123,18 @@ class _Limits:
             if not message.get("more_body", False):
                 self.body_in = True
                 if self.lifted:
-                    self._disarm()
+                    self.armed = False
         return message
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self._disarm()  # answering: too late to answer otherwise
+            self.armed = False  # answering: too late to answer otherwise
         await self._send(message)
 
     def lift(self) -> None:
         self.lifted = True
         if self.body_in:
-            self._disarm()
-
-    def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+            self.armed = False
 
 
 async def lift_deadline(request: Request) -> None:
