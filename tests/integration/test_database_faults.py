@@ -84,7 +84,10 @@ class WriteLockHeld:
     holder: sqlite3.Connection | None = None
 
     def begin(self, outage: int) -> None:
-        self.holder = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # begin and end run in whichever executor thread `asyncio.to_thread` picks
+        self.holder = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
         self.holder.execute("BEGIN IMMEDIATE")
 
     def end(self) -> None:

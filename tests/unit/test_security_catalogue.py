@@ -6,6 +6,7 @@ test function or class, in a module's or test class's `pytestmark`, or in `pytes
 from __future__ import annotations
 
 import ast
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +90,23 @@ def literal_int(node: ast.expr) -> int | None:
     return None
 
 
+def parsed(path: Path) -> ast.Module:
+    """`path`'s syntax tree, built with the garbage collector paused. CPython 3.11.7's AST
+    constructor checks that the thread's recursion depth ends where it began, and a collection
+    inside it runs finalizers, such as those of earlier tests' pooled database connections,
+    which switch greenlets and move that depth ("AST constructor recursion depth mismatch",
+    seen once after the whole suite)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(path.read_text(), filename=str(path))
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def tags_in(path: Path, root: Path = TESTS.parent) -> Iterator[Tag]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = parsed(path)
     for mark in applied_marks(tree.body):
         where = f"{path.relative_to(root)}:{mark.lineno}"
         if mark.keywords or not mark.args:
