@@ -61,7 +61,7 @@ class RequestLimits:
                 raise  # cancelled by someone else (the server stopping): let it be
             await _timed_out(self.timeout, body_in=limits.body_in)(scope, receive, send)
         finally:
-            del self._open[task]
+            self._open.pop(task, None)
 
     async def _sweep(self) -> None:
         """Cancel the requests past their deadline, for as long as any is in flight."""
