@@ -1,5 +1,5 @@
 """Onboarding transactions per second without password hashing, in process, no HTTP
-(targets: >= 1000/s on SQLite, >= 400/s on PostgreSQL), and asyncpg vs psycopg 3.
+(targets: >= 1000/s on SQLite, >= 400/s on PostgreSQL).
 
 Set-up (untimed) inserts unconfirmed users the way sign-up does. The timed part runs, from
 concurrent asyncio tasks, what confirming a new address runs: in one `Database.transaction()`,
@@ -32,7 +32,7 @@ from tenantry.storage.models import Tenant, User
 
 DRIVERS = {
     "sqlite": [("sqlite+aiosqlite", 1000.0)],
-    "postgresql": [("postgresql+asyncpg", 400.0), ("postgresql+psycopg", 400.0)],
+    "postgresql": [("postgresql+asyncpg", 400.0)],
 }
 USERS_PER_RUN = 8000  # more than a run can onboard here; a faster machine ends a run early
 REFERENCE_SHARE = 0.5  # the reference run lasts this share of --duration

@@ -29,21 +29,19 @@ from tenantry.storage.hooks import run_after_commit
 # A connection not established in this time, or none free in the pool, is an outage.
 CONNECT_TIMEOUT_SECONDS = 5.0
 POOL_WAIT_SECONDS = 5.0
-_ASYNC_DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-}
 
 
 def async_url(url: str) -> URL:
-    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async driver for them."""
+    """Accept plain `sqlite:///` and `postgresql://` URLs, or ones naming another driver
+    (`postgresql+psycopg2://` from a Django or Heroku setting), and pick the async driver the
+    storage layer is written for: aiosqlite and asyncpg (the rotation, the epoch listener and
+    the connect timeout speak asyncpg)."""
     parsed = make_url(url)
-    driver = _ASYNC_DRIVERS.get(parsed.drivername)
-    if driver:
-        parsed = parsed.set(drivername=driver)
-    elif parsed.drivername == "postgresql+psycopg2":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
     return parsed
 
 

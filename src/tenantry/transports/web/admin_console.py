@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from pydantic import ValidationError
 
 from tenantry.bootstrap import Container
@@ -21,6 +21,7 @@ from tenantry.domain.provider.admins import is_platform_admin
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.limits import lift_deadline
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.admin import AdminTenantUpdate
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.destinations import back_here
@@ -36,7 +37,7 @@ from tenantry.transports.web.visitors import (
     resolve_visitor,
 )
 
-router = APIRouter(prefix="/admin", route_class=WebRoute, include_in_schema=False)
+router = PrefixedRouter(prefix="/admin", route_class=WebRoute, include_in_schema=False)
 LISTED = 50
 TEXT_LIMIT = 200
 REASON_LIMIT = 500

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.onboarding_progress import progress
@@ -17,6 +17,7 @@ from tenantry.domain.accounts.users import update_profile
 from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError, PermissionDenied
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.render import NOTICES, WebRoute, page, redirect
 from tenantry.transports.web.visitors import (
@@ -27,7 +28,7 @@ from tenantry.transports.web.visitors import (
     field,
 )
 
-router = APIRouter(prefix="/app", route_class=WebRoute, include_in_schema=False)
+router = PrefixedRouter(prefix="/app", route_class=WebRoute, include_in_schema=False)
 DASHBOARD_PROJECTS = 50
 STEP_TITLES = {
     "snippet": "Install the script",

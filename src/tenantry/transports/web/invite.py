@@ -8,18 +8,19 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.identity.deps import email_key
 from tenantry.errors import DomainError, NotFound
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.entry import entry_page, failure
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import PostDep, Visitor, field, resolve_visitor
 
-router = APIRouter(prefix="/invite", route_class=WebRoute, include_in_schema=False)
+router = PrefixedRouter(prefix="/invite", route_class=WebRoute, include_in_schema=False)
 TOKEN_LIMIT = 512
 TITLE = "Invitation"
 

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from tenantry.domain.accounts.tenants import create_organization
 from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.app_pages import NAME_LIMIT, app_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import PostDep, VisitorDep, field
 
-router = APIRouter(prefix="/app/organizations", route_class=WebRoute, include_in_schema=False)
+router = PrefixedRouter(prefix="/app/organizations", route_class=WebRoute, include_in_schema=False)
 TITLE = "New organization"
 
 

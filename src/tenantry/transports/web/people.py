@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.invitations import InvitationView, list_invitations
@@ -19,6 +19,7 @@ from tenantry.domain.accounts.members import change_role, list_members, remove_m
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, outranks_or_equals
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import EMAIL_LIMIT, failure, normalized_email
 from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
@@ -26,7 +27,7 @@ from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
-router = APIRouter(prefix="/app/t/{tenant_id}", route_class=WebRoute, include_in_schema=False)
+router = PrefixedRouter(prefix="/app/t/{tenant_id}", route_class=WebRoute, include_in_schema=False)
 MAX_INVITEES = 20
 ROLES = sorted(ROLE_RANK, key=ROLE_RANK.__getitem__, reverse=True)
 SEPARATORS = re.compile(r"[\s,;]+")

@@ -10,7 +10,7 @@ import uuid
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts import projects, teams
@@ -18,6 +18,7 @@ from tenantry.domain.accounts.members import list_members
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect
@@ -25,7 +26,9 @@ from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
 
-router = APIRouter(prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False)
+router = PrefixedRouter(
+    prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False
+)
 TEAM_NAME_LIMIT = 200
 NAME_MESSAGE = f"Enter a team name of 1 to {TEAM_NAME_LIMIT} characters."
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from tenantry.domain.idempotency import StoredResponse
@@ -18,6 +18,7 @@ from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDe
 from tenantry.transports.rest.idempotency import REPLAYED_HEADER, CreateOnceDep
 from tenantry.transports.rest.limits import lift_deadline
 from tenantry.transports.rest.openapi import problems
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.admin import (
     AdminTenantCreate,
     AdminTenantItem,
@@ -29,7 +30,7 @@ from tenantry.transports.rest.schemas.admin import (
 )
 from tenantry.transports.rest.schemas.common import Page
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = PrefixedRouter(prefix="/v1/admin", tags=["admin"])
 SearchText = Annotated[str | None, Query(max_length=200)]
 
 

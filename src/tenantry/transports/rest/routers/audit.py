@@ -7,16 +7,17 @@ import uuid
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import AwareDatetime, Field
 
 from tenantry.domain.audit import AuditQuery, list_platform_audit, list_tenant_audit
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.audit import AuditEntryRead
 from tenantry.transports.rest.schemas.common import Page
 
-router = APIRouter(prefix="/v1/audit-log", tags=["audit"])
-admin_router = APIRouter(prefix="/v1/admin/audit-log", tags=["admin"])
+router = PrefixedRouter(prefix="/v1/audit-log", tags=["audit"])
+admin_router = PrefixedRouter(prefix="/v1/admin/audit-log", tags=["admin"])
 Action = Annotated[str, Field(max_length=64)]
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from tenantry.domain.identity.deps import TokenPair
 from tenantry.transports.rest.deps import ClientDep, ContainerDep, PrincipalDep
 from tenantry.transports.rest.openapi import problems
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Accepted
 from tenantry.transports.rest.schemas.identity import (
     ChangePasswordRequest,
@@ -20,7 +21,7 @@ from tenantry.transports.rest.schemas.identity import (
     TokenResponse,
 )
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = PrefixedRouter(prefix="/v1/auth", tags=["auth"])
 CONFIRMATION_REQUIRED = Accepted(status="confirmation_required")
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from tenantry.bootstrap import Container
 from tenantry.domain.data import experiments
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.experiments import (
     DeploymentCreate,
@@ -17,7 +18,7 @@ from tenantry.transports.rest.schemas.experiments import (
     ExperimentRead,
 )
 
-router = APIRouter(prefix="/v1/projects/{project_id}/experiments", tags=["experiments"])
+router = PrefixedRouter(prefix="/v1/projects/{project_id}/experiments", tags=["experiments"])
 
 
 def _stores(container: Container) -> experiments.Stores:

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from tenantry.domain.accounts.invitations import list_invitations
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
 from tenantry.transports.rest.openapi import problems
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.invitations import (
     InvitationAccepted,
@@ -28,7 +29,7 @@ from tenantry.transports.rest.schemas.invitations import (
     Token,
 )
 
-router = APIRouter(prefix="/v1/invitations", tags=["invitations"])
+router = PrefixedRouter(prefix="/v1/invitations", tags=["invitations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InvitationIssued)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
 from tenantry.transports.rest.openapi import problems
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.accounts import MeRead, MeUpdate
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
+router = PrefixedRouter(prefix="/v1/me", tags=["me"])
 
 
 async def _read(container: ContainerDep, principal: PrincipalDep) -> MeRead:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from tenantry.domain.accounts.members import (
     change_role,
@@ -13,10 +13,11 @@ from tenantry.domain.accounts.members import (
     remove_member,
 )
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.members import MemberRead, MemberUpdate
 
-router = APIRouter(prefix="/v1/members", tags=["members"])
+router = PrefixedRouter(prefix="/v1/members", tags=["members"])
 
 
 @router.get("")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data import orders
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.orders import OrderCreate, OrderRead, OrderSummaryRead
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = PrefixedRouter(prefix="/v1/orders", tags=["orders"])
 
 
 @router.get("")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.tenant import PlanRead
 
-router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = PrefixedRouter(prefix="/v1/plans", tags=["plans"])
 
 
 @router.get("")

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from tenantry.bootstrap import Container
 from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data import products
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantContext, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.products import ProductCreate, ProductRead, ProductUpdate
 
-router = APIRouter(prefix="/v1/products", tags=["products"])
+router = PrefixedRouter(prefix="/v1/products", tags=["products"])
 
 
 @router.get("")

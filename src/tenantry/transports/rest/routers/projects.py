@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.bootstrap import Container
@@ -13,6 +13,7 @@ from tenantry.domain.data import cleanup
 from tenantry.storage.models import Environment
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.projects import (
     EnvironmentCreate,
@@ -23,7 +24,7 @@ from tenantry.transports.rest.schemas.projects import (
     ProjectUpdate,
 )
 
-router = APIRouter(prefix="/v1/projects", tags=["projects"])
+router = PrefixedRouter(prefix="/v1/projects", tags=["projects"])
 ENVIRONMENT = "/{project_id}/environments/{environment_id}"
 
 

@@ -6,16 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from fastapi.responses import JSONResponse
 
 from tenantry.domain.idempotency import StoredResponse
 from tenantry.domain.provider.registrations import RegistrationView, key_scope
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.registrations import RegistrationCreate, RegistrationRead
 
-router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
+router = PrefixedRouter(prefix="/v1/registrations", tags=["registrations"])
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationRead)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts import teams
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.teams import TeamCreate, TeamMemberRead, TeamRead, TeamUpdate
 
-router = APIRouter(prefix="/v1/teams", tags=["teams"])
+router = PrefixedRouter(prefix="/v1/teams", tags=["teams"])
 
 
 @router.get("")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from tenantry.domain.accounts.tenants import TenantView, delete_tenant, update_tenant
 from tenantry.transports.rest.deps import ContainerDep, TenantDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.tenant import TenantRead, TenantUpdate
 
-router = APIRouter(prefix="/v1/tenant", tags=["tenant"])
+router = PrefixedRouter(prefix="/v1/tenant", tags=["tenant"])
 
 
 class RenderedViews:

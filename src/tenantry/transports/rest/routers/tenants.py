@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.tenants import create_organization
 from tenantry.domain.accounts.users import page_memberships
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.accounts import TenantCreate, TenantSummary
 from tenantry.transports.rest.schemas.common import Page
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+router = PrefixedRouter(prefix="/v1/tenants", tags=["tenants"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantSummary)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.domain.webhooks.endpoints import EndpointScope
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.webhooks import (
     AdminEndpointCreate,
@@ -39,7 +40,7 @@ def _router(
     scope_of: Callable[..., Awaitable[EndpointScope]],
     body_type: type[EndpointCreate],
 ) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=["webhooks"])
+    router = PrefixedRouter(prefix=prefix, tags=["webhooks"])
     ScopeDep = Annotated[EndpointScope, Depends(scope_of)]  # noqa: N806 - a type alias
 
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=EndpointCreated)

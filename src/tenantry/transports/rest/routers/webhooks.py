@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel
 
 from tenantry.domain.provider.hubspot import (
@@ -16,8 +16,9 @@ from tenantry.domain.provider.hubspot import (
 )
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.openapi import problems
+from tenantry.transports.rest.routing import PrefixedRouter
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = PrefixedRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 class PaymentProcessed(BaseModel):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from tenantry.domain.identity.keys import ALGORITHM
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.routing import PrefixedRouter
 
-router = APIRouter(prefix="/.well-known", tags=["discovery"])
+router = PrefixedRouter(prefix="/.well-known", tags=["discovery"])
 
 
 @router.get("/openid-configuration")

@@ -1,0 +1,21 @@
+"""A router that declines, at once, a request outside its path prefix. FastAPI offers a request
+to the included routers in turn and each matches the path against every one of its routes, so
+`POST /v1/auth/refresh`, in the twelfth router, spent ~100 us of its ~1.2 ms (in process)
+before its own route was found; the prefix test costs well under a microsecond."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette._utils import get_route_path
+from starlette.routing import Match
+from starlette.types import Scope
+
+
+class PrefixedRouter(APIRouter):
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # The part before a path parameter: `/v1/projects/{project_id}/experiments` is
+        # `/v1/projects/` for this test, its routes match the rest.
+        static_prefix = self.prefix.partition("{")[0]
+        if not get_route_path(scope).startswith(static_prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
