@@ -15,7 +15,7 @@ from tenantry.domain.provider.admin_details import TenantDetails
 from tenantry.domain.provider.admin_search import TenantQuery, search_tenants, search_users
 from tenantry.domain.provider.admin_tenants import AdminTenants, NewTenant, TenantChanges
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep
-from tenantry.transports.rest.idempotency import REPLAYED_HEADER, CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
 from tenantry.transports.rest.limits import lift_deadline
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
@@ -86,9 +86,7 @@ async def create_tenant(
     )
     outcome = await service.create(new, admin_id=admin.user_id, key=key)
     if isinstance(outcome, StoredResponse):
-        return JSONResponse(
-            outcome.body, status_code=outcome.status_code, headers={REPLAYED_HEADER: "true"}
-        )
+        return replayed(outcome)
     return JSONResponse(_body(outcome), status_code=status.HTTP_201_CREATED)
 
 
