@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from tenantry.storage import sqlite_inline
 from tenantry.storage.epoch import ACCESS_EPOCH, AccessEpoch, FileEpoch, PostgresEpoch
 from tenantry.storage.hooks import run_after_commit
+from tenantry.storage.idle_ping import ping_idle_connections
 
 # A connection not established in this time, or none free in the pool, is an outage.
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -80,7 +81,8 @@ class Store:
             options = {
                 "pool_size": pool_size,
                 "max_overflow": pool_size,
-                "pool_pre_ping": True,
+                # Pinged on checkout only after sitting idle (storage/idle_ping.py).
+                "pool_pre_ping": False,
                 # Fail fast rather than hang when the server is unreachable or saturated:
                 # both end as 503 with Retry-After (storage/outages.py).
                 "pool_timeout": POOL_WAIT_SECONDS,
@@ -95,6 +97,8 @@ class Store:
         self.engine = create_async_engine(self.url, **options)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        else:
+            ping_idle_connections(self.engine)
         write_engine = self.engine.execution_options(tenantry_write=True)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
