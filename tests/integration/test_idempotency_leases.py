@@ -104,6 +104,17 @@ async def ids_listed(client: httpx.AsyncClient, headers: dict[str, str], path: s
     return set(await all_pages(client, headers, path))
 
 
+async def retry_past_the_lease(
+    client: httpx.AsyncClient, clock: ShiftableClock, headers: dict[str, str], made: Creation
+) -> httpx.Response:
+    """A retry of a stranded claim: 409 while its lease may still be held, then taken over."""
+    assert_problem(await post(client, headers, made), 409, "idempotency_key_in_progress")
+    clock.advance(PAST_THE_LEASE)
+    retried = await post(client, headers, made)
+    assert retried.status_code == 201, retried.text
+    return retried
+
+
 KINDS = ["product", "order", "experiment"]
 
 
@@ -120,10 +131,7 @@ async def test_a_claim_abandoned_before_the_work_is_taken_over_after_its_lease(
     before = await ids_listed(client, headers, made.path)
     await abandon_claim(container, ann.user_id, made)
 
-    assert_problem(await post(client, headers, made), 409, "idempotency_key_in_progress")
-    clock.advance(PAST_THE_LEASE)
-    retried = await post(client, headers, made)
-    assert retried.status_code == 201, retried.text
+    retried = await retry_past_the_lease(client, clock, headers, made)
     assert "Idempotent-Replayed" not in retried.headers
     again = await post(client, headers, made)
     assert (again.status_code, again.json()) == (201, retried.json())
@@ -146,10 +154,7 @@ async def test_a_retry_after_the_lease_answers_with_the_row_the_killed_request_c
     listed = await ids_listed(client, headers, made.path)
     await forget_answer(container)
 
-    assert_problem(await post(client, headers, made), 409, "idempotency_key_in_progress")
-    clock.advance(PAST_THE_LEASE)
-    retried = await post(client, headers, made)
-    assert retried.status_code == 201, retried.text
+    retried = await retry_past_the_lease(client, clock, headers, made)
     assert retried.json()["id"] == first.json()["id"]
     assert await ids_listed(client, headers, made.path) == listed  # no second row
     replayed = await post(client, headers, made)
@@ -170,10 +175,7 @@ async def test_a_stranded_admin_tenant_key_is_taken_over_after_its_lease(
     await abandon_claim(container, operator.user_id, made)
     headers = bearer(operator.access_token)
 
-    assert_problem(await post(client, headers, made), 409, "idempotency_key_in_progress")
-    clock.advance(PAST_THE_LEASE)
-    created = await post(client, headers, made)
-    assert created.status_code == 201, created.text
+    created = await retry_past_the_lease(client, clock, headers, made)
     replayed = await post(client, headers, made)
     assert replayed.json() == created.json()
     assert replayed.headers["Idempotent-Replayed"] == "true"
