@@ -1,11 +1,21 @@
-"""People and an organization most integration tests start from, registered through the API."""
+"""People and an organization most integration tests start from, registered through the API,
+and a platform admin."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from tests.support.api import Account, create_organization, register
+from tenantry.bootstrap import Container
+from tenantry.domain.provider.admins import ensure_platform_admin
+from tests.support.api import (
+    OPERATOR_EMAIL,
+    OPERATOR_PASSWORD,
+    Account,
+    create_organization,
+    register,
+    sign_in,
+)
 from tests.support.mailbox import Mailbox
 
 
@@ -28,3 +38,12 @@ async def carol(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
 async def acme(client: httpx.AsyncClient, ann: Account) -> str:
     """An organization owned by Ann."""
     return await create_organization(client, ann, "Acme")
+
+
+@pytest.fixture
+async def operator(client: httpx.AsyncClient, container: Container) -> Account:
+    """A platform admin, made the way `tenantry admin create` makes one, signed in."""
+    await ensure_platform_admin(
+        container.identity, email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD
+    )
+    return await sign_in(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)

@@ -15,7 +15,14 @@ from sqlalchemy import select, update
 from tenantry.bootstrap import Container
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.storage.models import DomainEvent, IdempotencyRecord, Tenant, User
-from tests.support.api import Account, bearer, create_organization, register, sign_in
+from tests.support.api import (
+    OPERATOR_EMAIL,
+    Account,
+    bearer,
+    create_organization,
+    register,
+    sign_in,
+)
 from tests.support.clock import ShiftableClock
 from tests.support.counts import count_rows
 from tests.support.mailbox import Mailbox
@@ -24,18 +31,7 @@ from tests.support.tenancy import add_member
 
 pytestmark = pytest.mark.integration
 
-OPERATOR_EMAIL = "op@example.com"
-OPERATOR_PASSWORD = "operator password 1"
 NEW_OWNER_PASSWORD = "a brand new owner password"
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, container: Container) -> Account:
-    """A platform admin, made the way `tenantry admin create` makes one, signed in."""
-    await ensure_platform_admin(
-        container.identity, email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD
-    )
-    return await sign_in(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
 
 
 def admin(account: Account) -> dict[str, str]:

@@ -9,22 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from tenantry.bootstrap import Container
-from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.storage.models import DomainEvent
-from tests.support.api import Account, bearer, sign_in
+from tests.support.api import Account, bearer
 from tests.support.mailbox import Mailbox
 from tests.support.routes import assert_problem
 
 pytestmark = pytest.mark.integration
-
-OPERATOR = "op@example.com"
-OPERATOR_PASSWORD = "operator password 1"
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, container: Container) -> Account:
-    await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
-    return await sign_in(client, OPERATOR, OPERATOR_PASSWORD)
 
 
 async def switch(

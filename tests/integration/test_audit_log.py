@@ -25,19 +25,18 @@ from sqlalchemy import select
 
 from tenantry.bootstrap import Container
 from tenantry.domain.audit import purge_audit_entries, record_audit, scrub
-from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.settings import Settings
 from tenantry.storage.models import AuditEntry, User
 from tenantry.transports.rest.app import create_app
 from tests.integration.test_route_inventory import api_routes
 from tests.support.api import (
+    OPERATOR_PASSWORD,
     PASSWORD,
     Account,
     bearer,
     create_organization,
     mailed_invitation_token,
     register,
-    sign_in,
 )
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
@@ -47,8 +46,6 @@ pytestmark = pytest.mark.integration
 
 AUDIT_LOG = "/v1/audit-log"
 ADMIN_AUDIT_LOG = "/v1/admin/audit-log"
-OPERATOR_EMAIL = "op@example.com"
-OPERATOR_PASSWORD = "operator password 1"
 NEW_PASSWORD = "a brand new password 42"
 HUBSPOT_SECRET = "hubspot-client-secret"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -127,15 +124,6 @@ NOT_EXERCISED = {("POST", "/v1/collect"), ("POST", "/graphql")}
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"hubspot_client_secret": HUBSPOT_SECRET})
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, container: Container) -> Account:
-    """A platform admin, made the way `tenantry admin create` makes one, signed in."""
-    await ensure_platform_admin(
-        container.identity, email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD
-    )
-    return await sign_in(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
 
 
 @pytest.fixture

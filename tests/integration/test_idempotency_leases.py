@@ -16,14 +16,13 @@ from sqlalchemy import update
 
 from tenantry.bootstrap import Container
 from tenantry.domain.idempotency import LEASE, Claim, StoredResponse
-from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.storage.models import IdempotencyRecord, Tenant
 from tenantry.transports.rest.idempotency import CreateOnce
 from tenantry.transports.rest.schemas.admin import AdminTenantCreate
 from tenantry.transports.rest.schemas.experiments import ExperimentCreate
 from tenantry.transports.rest.schemas.orders import OrderCreate
 from tenantry.transports.rest.schemas.products import ProductCreate
-from tests.support.api import Account, bearer, sign_in
+from tests.support.api import Account, bearer
 from tests.support.clock import ShiftableClock
 from tests.support.counts import count_rows
 from tests.support.routes import all_pages, assert_problem, create
@@ -162,14 +161,10 @@ async def test_a_retry_after_the_lease_answers_with_the_row_the_killed_request_c
 
 
 async def test_a_stranded_admin_tenant_key_is_taken_over_after_its_lease(
-    client: httpx.AsyncClient, container: Container, clock: ShiftableClock
+    client: httpx.AsyncClient, container: Container, clock: ShiftableClock, operator: Account
 ) -> None:
     """`POST /v1/admin/tenants` claims its key with the tenant's reservation: the recovery
     sweep deletes a killed run's reservation, and the lease frees its key."""
-    await ensure_platform_admin(
-        container.identity, email="op@example.com", password="operator pw 1"
-    )
-    operator = await sign_in(client, "op@example.com", "operator pw 1")
     body = AdminTenantCreate(name="Initech", plan="basic", owner_email="peter@example.com")
     made = Creation(ADMIN_TENANTS, body, None)
     await abandon_claim(container, operator.user_id, made)

@@ -20,9 +20,8 @@ import starlette
 import uvicorn
 
 from tenantry.bootstrap import Container
-from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.settings import Settings
-from tests.support.api import Account, bearer, sign_in
+from tests.support.api import Account, bearer
 from tests.support.apps import client_with
 from tests.support.clock import ShiftableClock
 from tests.support.net import free_port
@@ -219,11 +218,8 @@ async def test_a_plan_change_moving_data_outlasts_the_deadline(
     settings: Settings,
     clock: ShiftableClock,
     acme: str,
+    operator: Account,
 ) -> None:
-    await ensure_platform_admin(
-        container.identity, email="op@example.com", password="operator password 1"
-    )
-    operator = await sign_in(client, "op@example.com", "operator password 1")
     deadline = 0.2
     async with client_with(settings, clock, request_timeout=deadline) as short:
         started = time.monotonic()

@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from tenantry.bootstrap import Container
-from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.storage.models import MailMessage
-from tests.support.api import Account, bearer, create_organization, register, sign_in
+from tests.support.api import Account, bearer, create_organization, register
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
 from tests.support.tokens import assert_unauthenticated, me_status
@@ -401,9 +400,6 @@ async def test_wrong_current_passwords_count_toward_the_lockout(
 
 # --- tenant and user disable (20) ------------------------------------------------------------
 
-OPERATOR = "operator@example.com"
-OPERATOR_PASSWORD = "platform ops passphrase 1"
-
 
 def _in_tenant(access_token: str, tenant_id: str) -> dict[str, str]:
     return {**bearer(access_token), "X-Tenant-ID": tenant_id}
@@ -411,7 +407,7 @@ def _in_tenant(access_token: str, tenant_id: str) -> dict[str, str]:
 
 @pytest.mark.catalogue(20)
 async def test_disabling_a_tenant_shuts_every_token_out_of_it_at_once(
-    client: httpx.AsyncClient, container: Container, account: Account
+    client: httpx.AsyncClient, account: Account, operator: Account
 ) -> None:
     """A session spans all of its user's tenants, so disabling one tenant ends no session:
     every access token, old or refreshed after the disable, is refused in that tenant, and
@@ -421,8 +417,6 @@ async def test_disabling_a_tenant_shuts_every_token_out_of_it_at_once(
     for access in (account.access_token, other.access_token):
         response = await client.get("/v1/tenant", headers=_in_tenant(access, acme))
         assert response.status_code == 200, response.text
-    await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
-    operator = await sign_in(client, OPERATOR, OPERATOR_PASSWORD)
 
     disabled = await client.post(
         f"/v1/admin/tenants/{acme}/disable", headers=bearer(operator.access_token)
@@ -439,12 +433,10 @@ async def test_disabling_a_tenant_shuts_every_token_out_of_it_at_once(
 
 @pytest.mark.catalogue(20)
 async def test_disabling_a_user_kills_their_refresh_and_access_tokens_at_once(
-    client: httpx.AsyncClient, container: Container, account: Account
+    client: httpx.AsyncClient, account: Account, operator: Account
 ) -> None:
     other = await _login(client, account.email, account.password)
     rotated = await _refreshed(client, other.refresh_token)
-    await ensure_platform_admin(container.identity, email=OPERATOR, password=OPERATOR_PASSWORD)
-    operator = await sign_in(client, OPERATOR, OPERATOR_PASSWORD)
 
     disabled = await client.post(
         f"/v1/admin/users/{account.user_id}/disable", headers=bearer(operator.access_token)

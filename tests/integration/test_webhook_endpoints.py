@@ -22,7 +22,6 @@ from standardwebhooks.webhooks import Webhook
 
 from tenantry.bootstrap import Container
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.domain.webhooks.dispatcher import FAN_OUT_BATCH
 from tenantry.domain.webhooks.endpoints import EndpointScope
 from tenantry.domain.webhooks.sender import WebhookSender, new_http_client
@@ -391,16 +390,11 @@ async def test_a_platform_endpoint_receives_every_tenant_events(
     ann: Account,
     bob: Account,
     receiver: Receiver,
+    operator: Account,
 ) -> None:
-    await ensure_platform_admin(
-        container.identity, email="op@example.com", password="op pass 12345"
-    )
-    login = await client.post(
-        "/v1/auth/login", json={"email": "op@example.com", "password": "op pass 12345"}
-    )
-    operator = bearer(login.json()["access_token"])
+    admin = bearer(operator.access_token)
     created = await client.post(
-        ADMIN_HOOKS, headers=operator, json={"url": receiver.url(), "events": ["project.created"]}
+        ADMIN_HOOKS, headers=admin, json={"url": receiver.url(), "events": ["project.created"]}
     )
     assert created.status_code == 201, created.text
     assert created.json()["tenant_id"] is None
@@ -411,13 +405,13 @@ async def test_a_platform_endpoint_receives_every_tenant_events(
     received = await receiver.wait_for(3)
     platform = [item for item in received if item.path == "/hook"]
     assert {item.payload["tenant_id"] for item in platform} == {ann.tenant_id, bob.tenant_id}
-    listed = (await client.get(ADMIN_HOOKS, headers=operator)).json()["items"]
+    listed = (await client.get(ADMIN_HOOKS, headers=admin)).json()["items"]
     assert {item["id"] for item in listed} == {created.json()["id"], tenant_owned["id"]}
     refused = await client.get(ADMIN_HOOKS, headers=ann.headers())
     assert refused.json()["code"] == "platform_admin_required"
     unknown = await client.post(
         ADMIN_HOOKS,
-        headers=operator,
+        headers=admin,
         json={"url": receiver.url(), "events": ["*"], "tenant_id": str(uuid.uuid4())},
     )
     assert unknown.json()["code"] == "unknown_tenant"

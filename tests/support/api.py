@@ -12,6 +12,9 @@ import httpx
 from tests.support.mailbox import Mailbox
 
 PASSWORD = "correct horse battery staple"
+# the platform admin of the `operator` fixture (tests/integration/conftest.py)
+OPERATOR_EMAIL = "op@example.com"
+OPERATOR_PASSWORD = "operator password 1"
 
 
 @dataclass
