@@ -90,6 +90,7 @@ class Lifetimes:
     access_token_ttl: int = 120  # what the verified-token cache holds: one lifetime's tokens
     code_ttl: int = 60
     login_failure_window: int = 60
+    address_mail_window: int = 60
     credential_grace: int = 30
     purge_interval: int = 30
 
@@ -110,7 +111,9 @@ class Lifetimes:
         allowed_since = now - timedelta(seconds=2 * self.purge_interval + OVERDUE_SLACK)
         return spent_credentials(
             now=allowed_since,
-            lockout_window=timedelta(seconds=self.login_failure_window),
+            throttle_window=timedelta(
+                seconds=max(self.login_failure_window, self.address_mail_window)
+            ),
             grace=timedelta(seconds=self.credential_grace),
         )
 

@@ -153,6 +153,10 @@ class Container:
                 max_failures=settings.login_max_failures,
                 window=timedelta(seconds=settings.login_failure_window),
             ),
+            mailing=LockoutPolicy(
+                max_failures=settings.address_mail_limit,
+                window=timedelta(seconds=settings.address_mail_window),
+            ),
             session_ttl=timedelta(seconds=settings.refresh_token_ttl),
             public_url=settings.public_url,
         )
@@ -297,10 +301,12 @@ class Container:
         entries and settled events."""
         async with self.db.transaction() as session:
             await purge_expired(session, now=self.clock.now())
-        window = timedelta(seconds=self.settings.login_failure_window)
         grace = timedelta(seconds=self.settings.credential_grace)
         await purge_spent_credentials(
-            self.db, now=self.clock.now(), lockout_window=window, grace=grace
+            self.db,
+            now=self.clock.now(),
+            throttle_window=self.settings.throttle_window,
+            grace=grace,
         )
         retention = timedelta(days=self.settings.audit_retention_days)
         await purge_audit_entries(self.db, before=self.clock.now() - retention)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,6 +72,13 @@ class Settings(BaseSettings):
     login_failure_window: int = Field(default=15 * 60, description="seconds")
     code_ttl: int = Field(default=600, description="seconds a mailed code lives")
     code_max_attempts: int = 5
+    address_mail_limit: int = Field(
+        default=5,
+        ge=1,
+        description="codes and account mails one address may be sent per address_mail_window; "
+        "with code_max_attempts it bounds the guesses at an address's codes",
+    )
+    address_mail_window: int = Field(default=3600, ge=1, description="seconds")
     plans_file: Path | None = Field(default=None, description="a plan catalog replacing plans.toml")
     collect_rate: float = Field(
         default=50.0, gt=0, description="POST /v1/collect events/s per client key and process"
@@ -151,3 +159,8 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tenantry.db').resolve()}"
+
+    @property
+    def throttle_window(self) -> timedelta:
+        """The longest allowance window: a counter row may go once this has passed."""
+        return timedelta(seconds=max(self.login_failure_window, self.address_mail_window))

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from tenantry.storage import idle_ping
 from tenantry.storage.database import Store
@@ -52,10 +53,15 @@ async def test_a_connection_cut_while_idle_is_replaced_before_use(
 async def test_a_connection_in_steady_use_is_not_pinged(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pings: list[object] = []
+    pings: list[DBAPIConnection] = []
     dialect = store.engine.sync_engine.dialect
     real_ping = dialect.do_ping
-    monkeypatch.setattr(dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+
+    def counted_ping(connection: DBAPIConnection) -> bool:
+        pings.append(connection)
+        return real_ping(connection)
+
+    monkeypatch.setattr(dialect, "do_ping", counted_ping)
     for _ in range(5):
         await backend_pid(store)
     assert pings == []

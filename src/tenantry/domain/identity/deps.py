@@ -15,7 +15,7 @@ from tenantry.domain.identity.codes import CodePolicy, issue_code
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.sessions import ClientInfo, TokenHolder, start_session
-from tenantry.domain.identity.throttle import LockoutPolicy
+from tenantry.domain.identity.throttle import LockoutPolicy, reserve_mailing
 from tenantry.domain.identity.tokens import AccessTokens, TokenSubject
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.faults import Faults
@@ -51,6 +51,7 @@ class IdentityDeps:
     faults: Faults
     codes: CodePolicy
     lockout: LockoutPolicy
+    mailing: LockoutPolicy  # code and account mails per address and window
     session_ttl: timedelta
     public_url: str
 
@@ -83,6 +84,14 @@ class IdentityDeps:
         user = await self.user_by_email(session, email)
         assert user is not None
         return user
+
+    async def count_mailing(self, session: AsyncSession, email: str) -> None:
+        """Count a mail an anonymous caller asked to be sent to `email` (a code, or the note
+        that an account exists): `Throttled` past the address's allowance, whether or not it
+        has an account. Call it before anything is looked up."""
+        await reserve_mailing(
+            session, policy=self.mailing, email_key=email_key(email), now=self.clock.now()
+        )
 
     async def send_code(
         self,

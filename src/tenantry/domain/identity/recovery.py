@@ -30,6 +30,7 @@ class RecoveryFlow:
     async def forgot_password(self, *, email: str) -> None:
         """Mail a reset code if the account exists; the answer never says whether it does."""
         async with self._d.db.transaction() as session:
+            await self._d.count_mailing(session, email)
             user = await self._d.user_by_email(session, email)
             if user is None or user.disabled_at is not None:
                 return

@@ -42,7 +42,7 @@ class Purged:
 
 
 def spent_credentials(
-    *, now: datetime, lockout_window: timedelta, grace: timedelta = GRACE
+    *, now: datetime, throttle_window: timedelta, grace: timedelta = GRACE
 ) -> dict[str, tuple[Table, ColumnElement[bool]]]:
     """The rows that may go at `now`, by the field of `Purged` that counts them; sessions first,
     their refresh tokens and web sessions go with them by cascade."""
@@ -61,15 +61,16 @@ def spent_credentials(
         "web_sessions": (WEB_SESSIONS, WEB_SESSIONS.c.expires_at < cutoff),
         "login_throttles": (
             LOGIN_THROTTLES,
-            LOGIN_THROTTLES.c.window_started_at < now - lockout_window,
+            # the longest allowance window: a counter whose window closed counts nothing
+            LOGIN_THROTTLES.c.window_started_at < now - throttle_window,
         ),
     }
 
 
 async def purge_spent_credentials(
-    db: Store, *, now: datetime, lockout_window: timedelta, grace: timedelta = GRACE
+    db: Store, *, now: datetime, throttle_window: timedelta, grace: timedelta = GRACE
 ) -> Purged:
-    spent = spent_credentials(now=now, lockout_window=lockout_window, grace=grace)
+    spent = spent_credentials(now=now, throttle_window=throttle_window, grace=grace)
     return Purged(
         **{
             name: await delete_in_batches(db, table, condition)

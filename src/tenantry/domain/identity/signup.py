@@ -43,6 +43,7 @@ class SignUpFlow:
         check_password_policy(password, email=email)
         password_hash = await self._d.passwords.hash(password)
         async with self._d.db.transaction() as session:
+            await self._d.count_mailing(session, email)
             user = await self._d.ensure_user(session, email=email, name=name or "")
             await self._audit_anonymous(session, "auth.signup", user.id)
             if user.email_verified:
@@ -73,7 +74,10 @@ class SignUpFlow:
     async def request_email_code(self, *, email: str) -> None:
         """Passwordless: mail a code that signs up a new address or signs in a known one."""
         async with self._d.db.transaction() as session:
+            await self._d.count_mailing(session, email)
             user = await self._d.ensure_user(session, email=email)
+            if user.disabled_at is not None:
+                return  # the same answer; a code could not sign this account in anyway
             await self._d.send_code(session, user=user, purpose=CONFIRM, template="confirm_code")
             await self._audit_anonymous(session, "auth.email_code_requested", user.id)
 

@@ -1,7 +1,9 @@
-"""Login lockout: failures per email are counted with one atomic upsert each, so parallel
-wrong passwords are all counted, and a sign-in is counted before its password is checked, so
-parallel guesses cannot exceed the allowance. Unknown emails are counted too, so a lockout
-reveals nothing."""
+"""Per-address allowances, each counted with one atomic upsert so parallel requests are all
+counted. Login lockout: a sign-in is counted as a failure before its password is checked, so
+parallel guesses cannot exceed the allowance. Mailings: every code or account mail requested
+for an address is counted before anything is looked up, which bounds both the mail an address
+can be flooded with and the guesses at its codes (tries per code x codes per window). Unknown
+emails are counted like known ones, so neither limit reveals an account."""
 
 from __future__ import annotations
 
@@ -35,16 +37,48 @@ async def reserve_attempt(
     one by one, so no more than `max_failures` passwords are ever checked in a window (a
     check-then-count lockout let Zitadel users try more in parallel). Raising rolls the count
     back; a correct password clears it (`clear_failures`)."""
+    await _count_in_window(
+        session,
+        key=email_key,
+        policy=policy,
+        now=now,
+        refusal="Too many failed sign-in attempts. Try again later.",
+        code="too_many_attempts",
+    )
+
+
+async def reserve_mailing(
+    session: AsyncSession, *, policy: LockoutPolicy, email_key: str, now: datetime
+) -> None:
+    """Count a code or account mail requested for the address; `Throttled` past the
+    allowance (raising rolls the count back)."""
+    await _count_in_window(
+        session,
+        # Its own counter in the same table: no address contains a space.
+        key=f"mail {email_key}",
+        policy=policy,
+        now=now,
+        refusal="Too many emails were requested for this address. Try again later.",
+        code="too_many_emails",
+    )
+
+
+async def _count_in_window(
+    session: AsyncSession,
+    *,
+    key: str,
+    policy: LockoutPolicy,
+    now: datetime,
+    refusal: str,
+    code: str,
+) -> None:
     connection = await session.connection()
     statement = _COUNT_FAILURE[connection.dialect.name]
-    parameters = {"key": email_key, "at": now, "window_start": now - policy.window}
-    failures, started = (await connection.execute(statement, parameters)).one()
-    if failures > policy.max_failures:
-        raise Throttled(
-            "Too many failed sign-in attempts. Try again later.",
-            retry_after=int((started + policy.window - now).total_seconds()) + 1,
-            code="too_many_attempts",
-        )
+    parameters = {"key": key, "at": now, "window_start": now - policy.window}
+    counted, started = (await connection.execute(statement, parameters)).one()
+    if counted > policy.max_failures:
+        retry_after = int((started + policy.window - now).total_seconds()) + 1
+        raise Throttled(refusal, retry_after=retry_after, code=code)
 
 
 def _count_failure(insert: Any) -> Any:

@@ -58,6 +58,10 @@ class _RegistrationOrder:
     tenant_name: str
     plan: Plan
 
+    @property
+    def actor_id(self) -> uuid.UUID:
+        return self.owner_id
+
     async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
         claimed = await session.execute(
             update(Registration)
@@ -136,6 +140,7 @@ class Registrations:
                 )
                 if isinstance(claim, StoredResponse):
                     return claim
+            await self._d.count_mailing(session, email)
             user = await self._d.ensure_user(session, email=email, name=name)
             new_account = not user.email_verified
             if new_account:

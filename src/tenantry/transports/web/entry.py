@@ -67,6 +67,31 @@ def failure(error: DomainError) -> tuple[int, str]:
     return status_for(error), error.detail
 
 
+def throttled_page(
+    request: Request,
+    container: Container,
+    error: Throttled,
+    template: str,
+    title: str,
+    email: str,
+    to: str,
+) -> Response:
+    """The page the visitor came from again, saying when to retry."""
+    status, message = failure(error)
+    response = entry_page(
+        request,
+        container,
+        template,
+        status=status,
+        title=title,
+        email=email,
+        error=message,
+        next=to,
+    )
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
 async def signed_in_response(
     request: Request, container: Container, pair: TokenPair, to: str = HOME
 ) -> Response:
@@ -163,7 +188,12 @@ async def email_me_a_code(request: Request, container: ContainerDep, form: Entry
     email = normalized_email(field(form, "email", limit=EMAIL_LIMIT))
     if email is None:
         return redirect("/login")
-    await container.signup.request_email_code(email=email)
+    try:
+        await container.signup.request_email_code(email=email)
+    except Throttled as error:
+        return throttled_page(
+            request, container, error, "login_next.html", "Sign in", email, next_of(form)
+        )
     return entry_page(
         request,
         container,
@@ -223,7 +253,12 @@ async def forgot(request: Request, container: ContainerDep, form: EntryForm) -> 
     email = field(form, "email", limit=EMAIL_LIMIT).strip()
     if not email:
         return redirect(login_url("/login/forgot", next_of(form)))
-    await container.recovery.forgot_password(email=email)
+    try:
+        await container.recovery.forgot_password(email=email)
+    except Throttled as error:
+        return throttled_page(
+            request, container, error, "forgot.html", "Reset your password", email, next_of(form)
+        )
     return entry_page(
         request,
         container,

@@ -31,13 +31,13 @@ def _tokens(pair: TokenPair) -> TokenResponse:
     )
 
 
-@router.post("/signup", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/signup", status_code=status.HTTP_202_ACCEPTED, responses=problems(429))
 async def sign_up(body: SignUpRequest, container: ContainerDep) -> Accepted:
     await container.signup.sign_up(email=body.email, password=body.password, name=body.name)
     return CONFIRMATION_REQUIRED
 
 
-@router.post("/email-code", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/email-code", status_code=status.HTTP_202_ACCEPTED, responses=problems(429))
 async def email_code(body: EmailRequest, container: ContainerDep) -> Accepted:
     await container.signup.request_email_code(email=body.email)
     return Accepted(status="code_sent")
@@ -70,7 +70,7 @@ async def logout(body: RefreshRequest, container: ContainerDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/password/forgot", status_code=status.HTTP_202_ACCEPTED, responses=problems(429))
 async def forgot_password(body: ForgotPasswordRequest, container: ContainerDep) -> Accepted:
     await container.recovery.forgot_password(email=body.email)
     return Accepted(status="code_sent")

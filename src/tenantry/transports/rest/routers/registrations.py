@@ -13,13 +13,19 @@ from tenantry.domain.idempotency import StoredResponse
 from tenantry.domain.provider.registrations import RegistrationView, key_scope
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
+from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.registrations import RegistrationCreate, RegistrationRead
 
 router = PrefixedRouter(prefix="/v1/registrations", tags=["registrations"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=RegistrationRead)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RegistrationRead,
+    responses=problems(429),
+)
 async def register(
     body: RegistrationCreate, container: ContainerDep, once: CreateOnceDep
 ) -> Response:
