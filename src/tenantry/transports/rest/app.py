@@ -18,6 +18,7 @@ from tenantry.transports.graphql import graphql_router
 from tenantry.transports.rest import openapi, problems
 from tenantry.transports.rest.cors import CollectCors
 from tenantry.transports.rest.limits import RequestLimits
+from tenantry.transports.rest.nul_guard import RejectNul
 from tenantry.transports.rest.observability import Observability
 from tenantry.transports.rest.routers import (
     admin,
@@ -130,7 +131,9 @@ def create_app(
 def install_middleware(app: FastAPI, settings: Settings, *, collect_cors: bool) -> None:
     """The stack, outermost first (each `add_middleware` wraps the ones before): Observability
     (ids, metrics, the security headers of every response), the collect route's CORS (so that
-    browsers can read its 413s and timeouts too), then the body and time limits."""
+    browsers can read its 413s and timeouts too), the body and time limits, then the refusal
+    of NUL characters."""
+    app.add_middleware(RejectNul)  # inside the limits: the body it scans is bounded
     app.add_middleware(
         RequestLimits, max_body_bytes=settings.max_body_bytes, timeout=settings.request_timeout
     )
