@@ -548,6 +548,9 @@ async def test_a_failed_provisioning_is_503_and_frees_the_key(
     failed = await client.post("/v1/admin/tenants", headers=headers, json=body)
     container.faults.armed = None
     assert_problem(failed, 503, "provisioning_failed")
+    # the cause is in the server's log, not in the answer (a database error quotes its SQL)
+    expected = "Provisioning failed (activate): an unexpected error, logged by the server"
+    assert failed.json()["detail"] == expected
     assert await count_rows(container.db, Tenant) == tenants_before
     assert await count_rows(container.db, IdempotencyRecord) == 0
     retried = await client.post("/v1/admin/tenants", headers=headers, json=body)

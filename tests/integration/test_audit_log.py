@@ -642,11 +642,12 @@ async def audit_provider_plane(audit: Auditor, operator: Account) -> None:
         "/v1/admin/tenants",
         headers=as_operator["headers"],
         body={"name": "Initech", "plan": "basic", "owner_email": "bill@example.com"},
-        **_system_on(CREATED),
+        actor=operator.user_id,  # the operator who asked for it, as its owner's membership says
+        tenant=CREATED,
+        target=("tenant", CREATED),
     )
     tenant_id = created.json()["id"]
     assert (_text(audit.entry.tenant_id), audit.entry.target_id) == (tenant_id, tenant_id)
-    # The tenant is provisioned by the system; its owner's membership names the operator.
     made = await entries_of(audit.container, created.headers["x-request-id"])
     [membership] = [
         entry
@@ -677,7 +678,7 @@ async def audit_provider_plane(audit: Auditor, operator: Account) -> None:
 
 
 def _system_on(tenant: str) -> dict[str, Any]:
-    """What the provisioning system does, with no actor, to a tenant it makes."""
+    """What a payment provisions, with no actor, to a tenant it makes."""
     return {"actor": None, "tenant": tenant, "target": ("tenant", tenant)}
 
 

@@ -46,6 +46,10 @@ class OwnedTenant:
     key: KeyClaim[TenantDetails] | None = None
     _claim: Claim | None = None
 
+    @property
+    def actor_id(self) -> uuid.UUID:
+        return self.admin_id
+
     async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
         if self.key is None:
             return

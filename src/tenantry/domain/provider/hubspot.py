@@ -162,6 +162,10 @@ class _PaidTenant:
     def tenant_name(self) -> str:
         return self.event.tenant_name
 
+    @property
+    def actor_id(self) -> None:
+        return None  # the payment provider, not a user
+
     async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
         claimed = await session.scalar(
             insert_on_conflict(session, HubspotEvent)

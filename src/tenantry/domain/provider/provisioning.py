@@ -30,6 +30,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.plans.catalog import Plan
 from tenantry.domain.provider.stores import TenantStores
 from tenantry.domain.saga import Step, StepFailed, run_steps, undo_steps
+from tenantry.errors import DomainError
 from tenantry.faults import Faults
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Tenant
@@ -61,6 +62,10 @@ class Order(Protocol[T_co]):
 
     @property
     def plan(self) -> Plan: ...
+
+    @property
+    def actor_id(self) -> uuid.UUID | None:
+        """Who asked for the tenant (a platform admin, the registrant); None for a payment."""
 
     async def claim(self, session: AsyncSession, tenant_id: uuid.UUID, now: datetime) -> None:
         """Take the caller's claim (raise Superseded if taken) in the reservation."""
@@ -100,7 +105,12 @@ class Provisioner:
         except StepFailed as failure:
             if isinstance(failure.cause, Superseded):
                 raise failure.cause from None
-            log.warning("provisioning_failed", step=failure.step, undone=failure.undone)
+            log.warning(
+                "provisioning_failed",
+                step=failure.step,
+                undone=failure.undone,
+                error=repr(failure.cause),
+            )
             raise ProvisioningFailed(failure.step, _reason(failure.cause)) from failure.cause
         return run.tenant_id, cast(T, run.result)  # set by the activate step
 
@@ -162,7 +172,7 @@ class Provisioner:
             created = Event(
                 "tenant.created",
                 tenant.id,
-                None,
+                run.order.actor_id,
                 {"tenant_id": str(tenant.id), "kind": "organization", "plan": tenant.plan},
             )
             await record_events(session, [created], now=now)
@@ -212,5 +222,8 @@ async def _nothing() -> None:
 
 
 def _reason(error: BaseException) -> str:
-    detail = getattr(error, "detail", None) or str(error) or type(error).__name__
-    return str(detail)[:500]
+    """What the caller may be told: a domain error's own message; anything else (a database
+    error quotes its SQL and parameters) only by reference to the server's log."""
+    if isinstance(error, DomainError):
+        return error.detail[:500]
+    return "an unexpected error, logged by the server"
