@@ -76,13 +76,22 @@ async def test_tenants_lists_only_mine(
     assert bob.tenant_id not in {item["id"] for item in listed["items"]}
 
 
-@pytest.mark.parametrize("name", ["", "x" * 201])
+@pytest.mark.parametrize("name", ["", "   ", "\t", "x" * 201, "line\nbreak"])
 async def test_tenant_name_is_validated(client: httpx.AsyncClient, ann: Account, name: str) -> None:
     response = await client.post(
         "/v1/tenants", headers=bearer(ann.access_token), json={"name": name}
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+    renamed = await client.patch("/v1/tenant", headers=ann.headers(), json={"name": name})
+    assert (renamed.status_code, renamed.json()["code"]) == (422, "validation_error")
+
+
+async def test_tenant_names_are_trimmed(client: httpx.AsyncClient, ann: Account) -> None:
+    response = await client.post(
+        "/v1/tenants", headers=bearer(ann.access_token), json={"name": "  Acme  "}
+    )
+    assert response.json()["name"] == "Acme"
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,7 @@ class UserListItem:
     name: str
     email_verified: bool
     is_platform_admin: bool
+    disabled_at: datetime | None
     memberships: int
     created_at: datetime
 
@@ -67,6 +68,7 @@ _USER_ITEM = select(
     User.name,
     User.email_verified,
     User.is_platform_admin,
+    User.disabled_at,
     _memberships_where(Membership.user_id == User.id),
     User.created_at,
 )

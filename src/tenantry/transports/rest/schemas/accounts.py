@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenantry.transports.rest.schemas.common import Label, TenantName
+
 
 class MembershipRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -33,12 +35,12 @@ class MeRead(BaseModel):
 
 
 class MeUpdate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[Label, Field(max_length=200)] | None = None
     default_tenant_id: uuid.UUID | None = None
 
 
 class TenantCreate(BaseModel):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: TenantName
 
 
 class TenantSummary(BaseModel):

@@ -8,9 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.transports.rest.schemas.common import Email, Name
+from tenantry.transports.rest.schemas.common import Email, Name, TenantName
 
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 PlanId = Annotated[str, Field(min_length=1, max_length=50)]
 TenantStatus = Literal["active", "disabled", "provisioning"]
 MetadataKey = Annotated[str, Field(min_length=1, max_length=100)]
@@ -61,7 +60,7 @@ class AdminTenantRead(BaseModel):
 
 
 class AdminTenantCreate(BaseModel):
-    name: ShortText
+    name: TenantName
     plan: PlanId
     owner_email: Email
     owner_name: Name | None = None
@@ -73,7 +72,7 @@ class AdminTenantUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: ShortText | None = None
+    name: TenantName | None = None
     plan: PlanId | None = None
     metadata: Annotated[dict[MetadataKey, Any], Field(max_length=100)] | None = None
     features: Annotated[dict[MetadataKey, bool | None], Field(max_length=100)] | None = None
@@ -93,5 +92,6 @@ class AdminUserItem(BaseModel):
     name: str
     email_verified: bool
     is_platform_admin: bool
+    disabled_at: datetime | None
     memberships: int
     created_at: datetime

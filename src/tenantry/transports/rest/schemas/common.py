@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Generic, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 T = TypeVar("T")
 
@@ -23,6 +23,9 @@ def _email(value: str) -> str:
 # the OpenAPI's clients (schemathesis, Python's `re`) cannot read. PostgreSQL refuses NUL.
 CONTROL_FREE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+# A display name: trimmed, not blank, no control characters.
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=CONTROL_FREE)]
+TenantName = Annotated[Label, Field(max_length=200)]
 # Login-like routes take any string, so a malformed address fails like an unknown one; but
 # not control characters, which no address has and PostgreSQL cannot compare with.
 EmailLike = Annotated[str, Field(min_length=1, max_length=320, pattern=CONTROL_FREE)]

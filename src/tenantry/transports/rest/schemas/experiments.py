@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.transports.rest.schemas.projects import Label
+from tenantry.transports.rest.schemas.common import Label
 
 ExperimentName = Annotated[Label, Field(max_length=200)]
 

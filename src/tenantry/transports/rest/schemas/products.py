@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tenantry.domain.data.products import MAX_PRICE_CENTS
-from tenantry.transports.rest.schemas.projects import Label
+from tenantry.transports.rest.schemas.common import Label
 
 ProductName = Annotated[Label, Field(max_length=200)]
 # Free text, but no NUL: PostgreSQL refuses it in text columns.

@@ -10,10 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tenantry.domain.accounts.environments import SLUG_PATTERN, snippet
 from tenantry.storage.models import Environment
-from tenantry.transports.rest.schemas.common import CONTROL_FREE
+from tenantry.transports.rest.schemas.common import Label
 
-# A display name: trimmed, not blank, no control characters (PostgreSQL refuses NUL).
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=CONTROL_FREE)]
 ProjectName = Annotated[Label, Field(max_length=200)]
 EnvironmentName = Annotated[Label, Field(max_length=100)]
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.transports.rest.schemas.common import Email, Name, Password
+from tenantry.transports.rest.schemas.common import Email, Name, Password, TenantName
 
 
 class RegistrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tenant_name: Annotated[str, Field(min_length=1, max_length=200)]
+    tenant_name: TenantName
     email: Email
     name: Name
     password: Password

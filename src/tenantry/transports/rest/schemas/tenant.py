@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from tenantry.transports.rest.schemas.common import TenantName
+
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -29,7 +31,7 @@ class TenantProfile(BaseModel):
 
 
 class TenantUpdate(BaseModel):
-    name: ShortText | None = None
+    name: TenantName | None = None
     profile: TenantProfile | None = None
 
 
