@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tenantry.bootstrap import Container
 from tenantry.settings import Settings
 from tenantry.storage.models import Membership, SigningKey, User
+from tests.support.counts import count_rows
 from tests.support.server import settings_environment
 
 pytestmark = pytest.mark.integration
@@ -74,6 +75,17 @@ async def test_admin_create_refuses_a_weak_password(settings: Settings) -> None:
     )
     assert result.returncode == 1
     assert "weak_password" in result.stderr
+
+
+async def test_admin_create_refuses_what_the_api_would_refuse_as_an_email(
+    settings: Settings, container: Container
+) -> None:
+    result = tenantry(
+        settings, "admin", "create", "--email", "notanemail", "--password", "operator password 1"
+    )
+    assert result.returncode == 2
+    assert "--email" in result.stderr
+    assert await count_rows(container.db, User) == 0
 
 
 async def test_keys_rotate_keeps_the_old_key_published(

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.identity.addresses import normalize_email
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.owners import add_owner, provision_owner_account
@@ -79,15 +79,6 @@ def verify_signature(
         raise Unauthenticated("The HubSpot signature does not match.", code="invalid_signature")
 
 
-def _email(value: str) -> str:
-    try:
-        return validate_email(
-            value, check_deliverability=False, globally_deliverable=False
-        ).normalized
-    except EmailNotValidError as error:
-        raise ValueError(str(error)) from error
-
-
 EventId = StrictInt | Annotated[str, Field(min_length=1, max_length=255)]
 OptionalName = Annotated[str, Field(max_length=100)] | None
 
@@ -98,7 +89,7 @@ class PaymentEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     event_id: EventId = Field(alias="eventId")
-    email: Annotated[str, Field(max_length=320), AfterValidator(_email)]
+    email: Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
     plan: Annotated[str, Field(min_length=1, max_length=50)]
     firstname: OptionalName = None
     lastname: OptionalName = None

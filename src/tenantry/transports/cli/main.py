@@ -13,6 +13,7 @@ import uvicorn
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.seeding import SEED_PASSWORD, SeedCounts, seed, seed_email
+from tenantry.domain.identity.addresses import normalize_email
 from tenantry.domain.identity.masterkey import new_master_key, stretch
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.domain.sealing import rotate_master_key
@@ -131,11 +132,15 @@ def admin_create(
         str, typer.Option(help="the admin's password", prompt=True, hide_input=True)
     ],
 ) -> None:
-    """Create (or promote) a platform admin."""
+    """Create (or promote) a platform admin. Without --password, it is asked for (hidden)."""
+    try:
+        address = normalize_email(email)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--email") from error
 
     async def work(container: Container) -> None:
-        user_id = await ensure_platform_admin(container.identity, email=email, password=password)
-        typer.echo(f"platform admin {email} ({user_id})")
+        user_id = await ensure_platform_admin(container.identity, email=address, password=password)
+        typer.echo(f"platform admin {address} ({user_id})")
 
     _with_container(work)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.onboarding_progress import start_for_new_account
+from tenantry.domain.identity.addresses import normalize_email
 from tenantry.domain.identity.deps import TokenPair, email_key
 from tenantry.errors import DomainError, PermissionDenied, Throttled
 from tenantry.transports.rest.deps import ClientDep, ContainerDep
@@ -108,10 +108,8 @@ async def signed_in_response(
 
 def normalized_email(raw: str) -> str | None:
     try:
-        return validate_email(
-            raw.strip(), check_deliverability=False, globally_deliverable=False
-        ).normalized
-    except EmailNotValidError:
+        return normalize_email(raw.strip())
+    except ValueError:
         return None
 
 

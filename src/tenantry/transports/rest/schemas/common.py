@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
+from tenantry.domain.identity.addresses import normalize_email
+
 T = TypeVar("T")
-
-
-def _email(value: str) -> str:
-    try:
-        return validate_email(
-            value, check_deliverability=False, globally_deliverable=False
-        ).normalized
-    except EmailNotValidError as error:
-        raise ValueError(str(error)) from error
 
 
 # No control characters: Unicode's Cc (C0, DEL, C1) spelled out rather than `\P{Cc}`, which
 # the OpenAPI's clients (schemathesis, Python's `re`) cannot read. PostgreSQL refuses NUL.
 CONTROL_FREE = r"^[^\x00-\x1f\x7f-\x9f]*$"
-Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
 # A display name: trimmed, not blank, no control characters.
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=CONTROL_FREE)]
 TenantName = Annotated[Label, Field(max_length=200)]
