@@ -10,6 +10,8 @@ import pytest
 from tenantry.bootstrap import Container
 from tenantry.settings import Settings
 from tenantry.transports.rest.app import create_app
+from tests.support.api import Account, bearer
+from tests.support.routes import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +103,20 @@ async def test_the_heap_alive_after_start_up_is_frozen(settings: Settings) -> No
             assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content"),
+    [("text/plain", b'{"name": "Acme"}'), ("application/x-www-form-urlencoded", b"name=Acme")],
+)
+async def test_a_body_of_another_media_type_is_415(
+    client: httpx.AsyncClient, ann: Account, content_type: str, content: bytes
+) -> None:
+    response = await client.post(
+        "/v1/tenants",
+        headers={**bearer(ann.access_token), "content-type": content_type},
+        content=content,
+    )
+    assert_problem(response, 415, "unsupported_media_type")
+    missing = await client.post("/v1/tenants", headers=bearer(ann.access_token))
+    assert_problem(missing, 422, "validation_error")  # no body at all: what is missing

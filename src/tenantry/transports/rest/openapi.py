@@ -34,8 +34,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 # Any request: the database or the request deadline (transports/rest/limits.py).
 ALWAYS = (503,)
-# A body: not JSON, too slow, too large, not valid.
-WITH_BODY = (400, 408, 413, 422)
+# A body: not JSON, too slow, too large, another media type, not valid.
+WITH_BODY = (400, 408, 413, 415, 422)
 AUTHENTICATED = {
     deps.current_principal: (401,),
     deps.tenant_context: (400, 401, 403),  # the X-Tenant-ID header, the token, the membership

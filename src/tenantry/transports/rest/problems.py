@@ -84,7 +84,7 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
     return problem(status, error.code, error.detail, headers=headers)
 
 
-async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     issues = [
         {
@@ -96,7 +96,22 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     ]
     if any(issue["type"] == "json_invalid" for issue in issues):
         return problem(400, "malformed_request", "The request body is not valid JSON.")
+    if _body_not_json(request, issues):
+        return problem(
+            415, "unsupported_media_type", "Send the request body as application/json."
+        )
     return problem(422, "validation_error", "The request is not valid.", errors=issues)
+
+
+def _body_not_json(request: Request, issues: list[dict[str, Any]]) -> bool:
+    """A body the route reads as JSON came as something else (curl's -d sends a form): the
+    validation found no object where the body should be."""
+    media_type = request.headers.get("content-type")
+    return (
+        media_type is not None
+        and "json" not in media_type
+        and any(issue["loc"] == ["body"] for issue in issues)
+    )
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
