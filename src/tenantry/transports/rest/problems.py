@@ -97,9 +97,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     if any(issue["type"] == "json_invalid" for issue in issues):
         return problem(400, "malformed_request", "The request body is not valid JSON.")
     if _body_not_json(request, issues):
-        return problem(
-            415, "unsupported_media_type", "Send the request body as application/json."
-        )
+        return problem(415, "unsupported_media_type", "Send the request body as application/json.")
     return problem(422, "validation_error", "The request is not valid.", errors=issues)
 
 
