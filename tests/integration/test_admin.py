@@ -579,6 +579,7 @@ async def test_user_search(
         "name": "Ann",
         "email_verified": True,
         "is_platform_admin": False,
+        "disabled_at": None,
         "memberships": 2,
         "created_at": item["created_at"],
     }
