@@ -316,9 +316,15 @@ async def test_the_console_on_the_private_admin_listener(
 ) -> None:
     admin_address = f"127.0.0.1:{free_port()}"
     with running_server(settings, admin_listen=admin_address) as base:
-        async with httpx.AsyncClient(base_url=base) as api:
-            await register(api, mailbox, MIA, name="Mia")
         await make_operator(settings)
+        async with httpx.AsyncClient(base_url=base) as api:
+            mia = await register(api, mailbox, MIA, name="Mia")
+            operator = await sign_in(api, OPERATOR, OPERATOR_PASSWORD)
+        async with httpx.AsyncClient(base_url=f"http://{admin_address}") as admin_api:
+            disabled = await admin_api.post(
+                f"/v1/admin/users/{mia.user_id}/disable", headers=bearer(operator.access_token)
+            )
+            assert disabled.status_code == 204
         async with chromium() as browser:
             page = await (await browser.new_context()).new_page()
             hidden = await page.goto(f"{base}/admin")
@@ -332,7 +338,8 @@ async def test_the_console_on_the_private_admin_listener(
             await page.wait_for_url(f"http://{admin_address}/admin/users")
             await page.get_by_label("Email or name").fill("mia")
             await page.get_by_role("button", name="Search").click()
-            assert MIA in await page.locator("tbody").inner_text()
+            listed = await page.locator("tbody").inner_text()
+            assert MIA in listed and "disabled" in listed
             # its header offers only the console: the public app's pages are not here
             assert not await page.locator("#tenant-switcher").count()
             await page.get_by_role("link", name="Tenantry").click()
