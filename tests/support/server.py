@@ -38,6 +38,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "TENANTRY_HUBSPOT_CLIENT_SECRET": settings.hubspot_client_secret or "",
         "TENANTRY_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "TENANTRY_REQUEST_TIMEOUT": str(settings.request_timeout),
+        "TENANTRY_ADDRESS_MAIL_LIMIT": str(settings.address_mail_limit),
         "TENANTRY_TRUSTED_PROXIES": ",".join(str(network) for network in settings.trusted_proxies),
     }
     return {key: value for key, value in values.items() if value}
