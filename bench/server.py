@@ -24,7 +24,7 @@ from tenantry.settings import Settings
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
-BENCH_EMAIL = "bench@bench.test"
+BENCH_EMAIL = "bench@bench.example"  # email-validator refuses the special-use .test domain
 BENCH_PASSWORD = "correct horse battery staple 42"
 
 
