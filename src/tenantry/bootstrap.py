@@ -24,6 +24,7 @@ from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
 from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.external_accounts import ExternalAccounts
 from tenantry.domain.identity.federation import FederatedTokens
 from tenantry.domain.identity.keys import KeyRing
 from tenantry.domain.identity.login import LoginFlow
@@ -182,7 +183,10 @@ class Container:
         federated = FederatedTokens(
             issuers=settings.trusted_issuers, http=self.http, clock=self.clock
         )
-        self.authenticator = Authenticator(deps=identity, federated=federated)
+        self.external_accounts = ExternalAccounts(deps=identity, federated=federated)
+        self.authenticator = Authenticator(
+            deps=identity, federated=federated, accounts=self.external_accounts
+        )
         self.stores = TenantStores(
             db=self.db,
             silos=SiloStores(settings.effective_database_url, data_dir=settings.data_dir),

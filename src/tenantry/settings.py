@@ -32,6 +32,18 @@ class TrustedIssuer(BaseModel):
     issuer: str
     jwks_uri: str
     audience: str
+    # The email domains this issuer may assert for a new account; unset = any domain.
+    allowed_domains: list[str] | None = None
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _lowercase_domains(cls, domains: list[str] | None) -> list[str] | None:
+        return None if domains is None else [domain.strip().lower() for domain in domains]
+
+    def may_assert(self, email: str) -> bool:
+        """Whether this issuer may vouch for `email` when an account is created for it."""
+        domain = email.rpartition("@")[2].strip().lower()
+        return self.allowed_domains is None or domain in self.allowed_domains
 
 
 class Settings(BaseSettings):

@@ -40,6 +40,8 @@ NOT_TENANT_SCOPED = {
     ("POST", "/v1/auth/password/change"),
     ("GET", "/v1/me"),
     ("PATCH", "/v1/me"),
+    ("GET", "/v1/me/identities"),
+    ("POST", "/v1/me/identities"),
     # the caller's tenants, before choosing one
     ("GET", "/v1/tenants"),
     ("POST", "/v1/tenants"),

@@ -7,13 +7,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import jwt
 from sqlalchemy import Row, and_, select
 
 from tenantry.clock import Clock
 from tenantry.domain.caching import EpochCache, ExpiringCache
 from tenantry.domain.identity.deps import IdentityDeps
-from tenantry.domain.identity.federation import FederatedTokens, resolve_external_user
+from tenantry.domain.identity.external_accounts import ExternalAccounts
+from tenantry.domain.identity.federation import FederatedTokens, unverified_issuer
 from tenantry.domain.identity.tokens import AccessTokens
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
@@ -46,6 +46,7 @@ class _Identity:
     session_id: uuid.UUID | None
     email: str
     issued_at: int
+    external: bool = False
 
 
 def tenant_access_denied() -> PermissionDenied:
@@ -57,8 +58,10 @@ def _revoked() -> Unauthenticated:
 
 
 class Authenticator:
-    def __init__(self, *, deps: IdentityDeps, federated: FederatedTokens) -> None:
-        self._deps = deps
+    def __init__(
+        self, *, deps: IdentityDeps, federated: FederatedTokens, accounts: ExternalAccounts
+    ) -> None:
+        self._accounts = accounts
         self._db: Database = deps.db
         self._tokens: AccessTokens = deps.tokens
         self._clock: Clock = deps.clock
@@ -136,6 +139,12 @@ class Authenticator:
             raise _revoked()
         if identity.issued_at < int(row.tokens_valid_after.timestamp()):
             raise _revoked()
+        if identity.external and row.is_platform_admin:
+            # An issuer's say-so never opens the platform: admins sign in with Tenantry.
+            raise PermissionDenied(
+                "Platform admins cannot sign in with an external token.",
+                code="external_token_refused",
+            )
         principal = Principal(
             identity.user_id, identity.session_id, identity.email, row.is_platform_admin
         )
@@ -148,7 +157,7 @@ class Authenticator:
         return principal, TenantAccess(tenant_id, row.role)
 
     async def _identify(self, token: str) -> _Identity:
-        issuer = None if self._tokens.is_known(token) else _unverified_issuer(token)
+        issuer = None if self._tokens.is_known(token) else unverified_issuer(token)
         if issuer != self._tokens.issuer and self._federated.trusts(issuer):
             assert isinstance(issuer, str)
             return await self._identify_external(token, issuer)
@@ -163,8 +172,8 @@ class Authenticator:
         if cached is not None:
             return cached
         external = await self._federated.verify(token, issuer=issuer)
-        user = await resolve_external_user(self._deps, external)
-        identity = _Identity(user.user_id, None, user.email, external.issued_at)
+        user = await self._accounts.resolve(external)
+        identity = _Identity(user.user_id, None, user.email, external.issued_at, external=True)
         self._external.put(token, identity, expires_at=external.expires_at, now=now)
         return identity
 
@@ -174,10 +183,3 @@ def _is_grant(row: _AccessRow | None, tenant_id: uuid.UUID | None) -> bool:
     if row is None or row.disabled_at is not None or row.revoked_at is not None:
         return False
     return tenant_id is None or (row.role is not None and row.status == "active")
-
-
-def _unverified_issuer(token: str) -> object:
-    try:
-        return jwt.decode(token, options={"verify_signature": False}).get("iss")
-    except jwt.PyJWTError:
-        return None

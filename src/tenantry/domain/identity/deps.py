@@ -61,8 +61,17 @@ class IdentityDeps:
     async def ensure_user(self, session: AsyncSession, *, email: str, name: str = "") -> User:
         """The account for `email`, created unconfirmed if new. Raced creations meet on the
         unique email key: one insert wins, the others find its row."""
+        await self.create_user(session, email=email, name=name)
+        user = await self.user_by_email(session, email)
+        assert user is not None
+        return user
+
+    async def create_user(
+        self, session: AsyncSession, *, email: str, name: str = ""
+    ) -> uuid.UUID | None:
+        """A new unconfirmed account for `email`, or None when the address already has one."""
         now = self.clock.now()
-        created = await session.scalar(
+        created: uuid.UUID | None = await session.scalar(
             insert_on_conflict(session, User)
             .values(
                 id=uuid.uuid4(),
@@ -81,9 +90,7 @@ class IdentityDeps:
         if created is not None:
             event = Event("user.created", None, created, {"user_id": str(created)})
             await record_events(session, [event], now=now)
-        user = await self.user_by_email(session, email)
-        assert user is not None
-        return user
+        return created
 
     async def count_mailing(self, session: AsyncSession, email: str) -> None:
         """Count a mail an anonymous caller asked to be sent to `email` (a code, or the note

@@ -1,13 +1,12 @@
-"""Access tokens from trusted external OIDC issuers (Cognito, Keycloak, Auth0, ...): verified
-against the issuer's published keys, then mapped to a Tenantry user by (issuer, subject), the
-user being created and onboarded on first sight. See docs/federation.md."""
+"""Access tokens from trusted external OIDC issuers (Cognito, Keycloak, Auth0, ...), verified
+against the issuer's published keys; which account they sign in as is external_accounts'
+business. See docs/federation.md."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import math
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,17 +14,11 @@ from typing import Any
 import httpx
 import jwt
 import structlog
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
-from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.tokens import KEY_BEARING_HEADERS
 from tenantry.errors import Unauthenticated
 from tenantry.settings import TrustedIssuer
-from tenantry.storage.models import ExternalIdentity, User
-from tenantry.storage.upsert import insert_on_conflict
 
 log = structlog.get_logger("tenantry.federation")
 
@@ -46,12 +39,6 @@ class ExternalClaims:
     email_verified: bool
     issued_at: int
     expires_at: int
-
-
-@dataclass(frozen=True)
-class ExternalUser:
-    user_id: uuid.UUID
-    email: str
 
 
 def _invalid() -> Unauthenticated:
@@ -147,6 +134,17 @@ class FederatedTokens:
     def trusts(self, issuer: object) -> bool:
         return isinstance(issuer, str) and issuer in self._issuers
 
+    def trusted_issuer(self, issuer: str) -> TrustedIssuer:
+        return self._issuers[issuer].issuer
+
+    async def verify_any(self, token: str) -> ExternalClaims:
+        """`verify` for a token of whichever trusted issuer it names; others are invalid."""
+        issuer = unverified_issuer(token)
+        if not self.trusts(issuer):
+            raise _invalid()
+        assert isinstance(issuer, str)
+        return await self.verify(token, issuer=issuer)
+
     async def verify(self, token: str, *, issuer: str) -> ExternalClaims:
         keys = self._issuers[issuer]
         try:
@@ -226,56 +224,9 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-async def resolve_external_user(deps: IdentityDeps, claims: ExternalClaims) -> ExternalUser:
-    """The user linked to (issuer, subject), linking or creating one on first sight. The
-    address comes only from a verified `email` claim; an existing account with that address is
-    linked, a new one is created and onboarded. Raced first sights all get the one winner."""
-    async with deps.db.read() as session:
-        linked = await _linked_user(session, claims)
-    if linked is not None:
-        return linked
-    return await _link(deps, claims, _verified_email(claims))
-
-
-def _verified_email(claims: ExternalClaims) -> str:
-    if not claims.email:
-        raise Unauthenticated(
-            "The token carries no email to create an account with.", code="external_email_required"
-        )
-    if not claims.email_verified:
-        raise Unauthenticated(
-            "The issuer has not verified this token's email.", code="external_email_unverified"
-        )
-    return claims.email
-
-
-async def _link(deps: IdentityDeps, claims: ExternalClaims, email: str) -> ExternalUser:
-    """Raced first sights meet on unique keys: the user and link inserts yield to the winner's
-    rows, and only the one whose update confirms the user onboards it."""
-    async with deps.db.transaction() as session:
-        now = deps.clock.now()
-        user = await deps.ensure_user(session, email=email)
-        if not user.email_verified:
-            await activate_user(session, user=user, password_hash=None, now=now, faults=deps.faults)
-        await session.execute(
-            insert_on_conflict(session, ExternalIdentity)
-            .values(issuer=claims.issuer, subject=claims.subject, user_id=user.id, created_at=now)
-            .on_conflict_do_nothing(index_elements=["issuer", "subject"])
-        )
-        winner = await _linked_user(session, claims)
-    assert winner is not None
-    return winner
-
-
-async def _linked_user(session: AsyncSession, claims: ExternalClaims) -> ExternalUser | None:
-    row = (
-        await session.execute(
-            select(ExternalIdentity.user_id, User.email)
-            .join(User, User.id == ExternalIdentity.user_id)
-            .where(
-                ExternalIdentity.issuer == claims.issuer,
-                ExternalIdentity.subject == claims.subject,
-            )
-        )
-    ).one_or_none()
-    return None if row is None else ExternalUser(row.user_id, row.email)
+def unverified_issuer(token: str) -> object:
+    """The `iss` a token claims, before anything about it is checked."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
