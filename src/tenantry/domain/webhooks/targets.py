@@ -1,6 +1,7 @@
 """The SSRF guard for webhook URLs: http(s) only, the host resolved once, every address checked
 (no loopback, private, link-local/cloud metadata, multicast, reserved or unspecified address
-unless private targets are allowed), and the request sent to the checked address itself so a
+unless private targets are allowed; an IPv6 form embedding an IPv4 address is judged by that
+address), and the request sent to the checked address itself so a
 second DNS answer cannot swap it (no rebinding)."""
 
 from __future__ import annotations
@@ -49,12 +50,39 @@ def parse(url: str) -> SplitResult:
     return parts
 
 
+# Every globally routed IPv6 unicast address is in 2000::/3; anything outside it (site-local
+# fec0::/10, local-use NAT64 64:ff9b:1::/48, unallocated space) is refused whatever Python's
+# `is_global` says, since that table has missed ranges and changed between patch releases.
+GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+# Teredo hides its client's IPv4 address (XOR-ed) behind a relay chosen by the network path:
+# no check on the decoded address says where the packet really goes.
+TEREDO = ipaddress.IPv6Network("2001::/32")
+# Prefixes whose low 32 bits are the IPv4 address the packet is delivered to: IPv4-compatible,
+# IPv4-mapped, IPv4-translated (RFC 2765) and the well-known NAT64 prefix (RFC 6052).
+EMBEDDING_IPV4 = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address `address` leads to (its 6to4 or embedded form), if it embeds one."""
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in prefix for prefix in EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        mapped = address.ipv4_mapped or address.sixtofour
-        if mapped is not None:
-            return is_public(mapped)
-    return address.is_global and not address.is_multicast
+    """Whether a webhook may go to `address`: an IPv6 form embedding an IPv4 address is
+    judged by that IPv4 address."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address.is_global and not address.is_multicast
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        return is_public(embedded)
+    return address in GLOBAL_UNICAST and address not in TEREDO and address.is_global
 
 
 async def resolve(url: str, *, allow_private: bool) -> Target:
