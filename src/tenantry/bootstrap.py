@@ -35,6 +35,7 @@ from tenantry.domain.identity.masterkey import (
     load_or_create_master_key,
     read_key_file,
 )
+from tenantry.domain.identity.notices import SecurityNotices
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.recovery import RecoveryFlow
 from tenantry.domain.identity.retention import purge_spent_credentials
@@ -112,6 +113,7 @@ class Container:
         self.invitation_hasher = SecretHasher()
         self.csrf_hasher = SecretHasher()
         self.fingerprint_hasher = SecretHasher()
+        self.known_device_hasher = SecretHasher()
         self.db = Database(settings.effective_database_url, data_dir=settings.data_dir)
         self.idempotency = IdempotencyRecords(self.box, self.fingerprint_hasher)
         self.keys = KeyRing(
@@ -146,6 +148,9 @@ class Container:
             secrets=self.code_hasher,
             tokens=self.tokens,
             mail=self.mail,
+            notices=SecurityNotices(
+                mail=self.mail, devices=self.known_device_hasher, public_url=settings.public_url
+            ),
             faults=self.faults,
             codes=CodePolicy(
                 ttl=timedelta(seconds=settings.code_ttl), max_attempts=settings.code_max_attempts
@@ -299,6 +304,7 @@ class Container:
         self.invitation_hasher.use_key(derive_key(hashing_key, "tenantry/invitation-tokens"))
         self.csrf_hasher.use_key(derive_key(hashing_key, "tenantry/web-csrf"))
         self.fingerprint_hasher.use_key(derive_key(hashing_key, "tenantry/idempotency"))
+        self.known_device_hasher.use_key(derive_key(hashing_key, "tenantry/known-devices"))
 
     async def _purge_expired_rows(self) -> None:
         """What retention says may go: idempotency records, spent credentials, old audit

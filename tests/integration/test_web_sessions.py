@@ -16,9 +16,11 @@ from sqlalchemy import update
 from tenantry.bootstrap import Container
 from tenantry.domain.identity.access import Principal
 from tenantry.errors import Unauthenticated
+from tenantry.settings import Settings
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import User
 from tests.support.api import PASSWORD, Account, sign_in
+from tests.support.apps import client_with
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
 
@@ -96,7 +98,7 @@ async def test_password_change_and_reset_end_the_other_web_sessions(
     assert await sessions.resolve(kept) is not None
 
     await container.recovery.forgot_password(email=ann.email)
-    code = await mailbox.code_for(ann.email, count=2)
+    code = await mailbox.code_for(ann.email, count=3)  # after the change's notice
     await container.recovery.reset_password(email=ann.email, code=code, password=PASSWORD)
     assert await sessions.resolve(kept) is None
 
@@ -189,6 +191,34 @@ async def test_pages_carry_the_security_headers_and_cookie_flags(
     assert "secure" not in cookie  # public URL is http here
     css = await client.get("/assets/web.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+COOKIE_NAMES = {"http": ("http://testserver", ""), "https": ("https://testserver", "__Host-")}
+
+
+@pytest.mark.parametrize(("public_url", "prefix"), COOKIE_NAMES.values(), ids=COOKIE_NAMES)
+async def test_the_cookies_take_the_host_prefix_under_https(
+    settings: Settings, clock: ShiftableClock, ann: Account, public_url: str, prefix: str
+) -> None:
+    async with client_with(settings, clock, base_url=public_url, public_url=public_url) as client:
+        page = await client.get("/login")
+        signed = await client.post(
+            "/login/password",
+            data={"csrf_token": csrf_of(page.text), "email": ann.email, "password": PASSWORD},
+        )
+        set_cookies = [*page.headers.get_list("set-cookie"), *signed.headers.get_list("set-cookie")]
+        sent = {cookie.partition("=")[0]: cookie.lower() for cookie in set_cookies}
+        for name in (f"{prefix}tenantry_form", f"{prefix}tenantry_session"):
+            assert "path=/;" in sent[name] and "domain=" not in sent[name], sent[name]
+            assert ("; secure" in sent[name]) is bool(prefix), sent[name]
+        assert (await client.get("/app/account")).status_code == 200
+        # the session token under the other name is no session
+        token = client.cookies[f"{prefix}tenantry_session"]
+        client.cookies.clear()
+        other = "tenantry_session" if prefix else "__Host-tenantry_session"
+        refused = await client.get("/app/account", headers={"Cookie": f"{other}={token}"})
+        assert refused.status_code == 303, refused.text
+        assert refused.headers["location"].startswith("/login")
 
 
 async def test_the_lockout_is_a_clear_message_with_the_wait(

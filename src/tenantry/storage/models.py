@@ -274,6 +274,23 @@ class Session(Base):
     user_agent: Mapped[str | None] = mapped_column(String(500))
 
 
+class KnownDevice(Base):
+    """A device (user agent and network, as a keyed hash) an account has signed in from: a
+    sign-in from another one is mailed to the account's owner (domain/identity/known_devices)."""
+
+    __tablename__ = "known_devices"
+    __table_args__ = (
+        UniqueConstraint("user_id", "device_hash"),
+        Index("ix_known_devices_last_seen_at", "last_seen_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    device_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
     __table_args__ = (

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.clock import Clock
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.identity.codes import CodePolicy, issue_code
+from tenantry.domain.identity.notices import SecurityNotices
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.sessions import ClientInfo, TokenHolder, start_session
@@ -48,6 +49,7 @@ class IdentityDeps:
     secrets: SecretHasher
     tokens: AccessTokens
     mail: MailOutbox
+    notices: SecurityNotices
     faults: Faults
     codes: CodePolicy
     lockout: LockoutPolicy
@@ -134,9 +136,14 @@ class IdentityDeps:
     async def sign_in(
         self, session: AsyncSession, *, user: User | TokenHolder, client: ClientInfo
     ) -> TokenPair:
-        """Open a session for `user` and issue its first token pair."""
+        """Open a session for `user` and issue its first token pair; a sign-in from a new
+        device is mailed to the owner."""
+        now = self.clock.now()
         session_id, refresh_token = await start_session(
-            session, user_id=user.id, now=self.clock.now(), ttl=self.session_ttl, client=client
+            session, user_id=user.id, now=now, ttl=self.session_ttl, client=client
+        )
+        await self.notices.signed_in(
+            session, user_id=user.id, email=user.email, client=client, now=now
         )
         return TokenPair(self.access_token(user, session_id), self.tokens.ttl, refresh_token)
 

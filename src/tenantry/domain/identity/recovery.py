@@ -13,6 +13,7 @@ from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.codes import use_code
 from tenantry.domain.identity.deps import IdentityDeps, email_key
+from tenantry.domain.identity.notices import PASSWORD_CHANGED, PASSWORD_RESET, PASSWORD_SET
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import revoke_sessions
 from tenantry.domain.identity.signup import invalid_code
@@ -68,6 +69,7 @@ class RecoveryFlow:
                     )
                     await revoke_sessions(session, now=now, user_id=user.id)
                 await _audit(session, "auth.password_reset", user.id, actor_id=user.id, now=now)
+                self._d.notices.send(session, PASSWORD_RESET, to=user.email, now=now)
                 done = True
         if not done:
             raise invalid_code()
@@ -98,6 +100,7 @@ class RecoveryFlow:
             )
             await revoke_sessions(session, now=now, user_id=user.id, keep=principal.session_id)
             await _audit(session, "auth.password_changed", user.id, actor_id=user.id, now=now)
+            self._d.notices.send(session, PASSWORD_CHANGED, to=user.email, now=now)
 
     async def has_password(self, *, user_id: uuid.UUID) -> bool:
         async with self._d.db.read() as session:
@@ -125,6 +128,7 @@ class RecoveryFlow:
                 raise Conflict("This account already has a password.", code="password_already_set")
             await revoke_sessions(session, now=now, user_id=user.id, keep=principal.session_id)
             await _audit(session, "auth.password_set", user.id, actor_id=user.id, now=now)
+            self._d.notices.send(session, PASSWORD_SET, to=user.email, now=now)
 
 
 async def _audit(

@@ -1,8 +1,9 @@
 """Spent credentials are deleted a while after they stop working, so the identity tables grow
 with the people who use the service, not with every sign-in ever made: sessions (with their
 refresh tokens and web sessions, by cascade) a day after they expired or were revoked, mailed
-codes a day after they expired, web sessions a day after they expired, and
-lockout windows once they are closed.
+codes a day after they expired, web sessions a day after they expired,
+lockout windows once they are closed, and known devices unseen for 180 days (an account's
+latest stays: `known_devices.forgotten_devices`).
 
 The day of grace (`TENANTRY_CREDENTIAL_GRACE`; the soak shortens it) keeps a replayed refresh
 token of a just-revoked session answering as a revoked one (and lets support see a recent
@@ -18,10 +19,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Table, or_
 
+from tenantry.domain.identity.known_devices import forgotten_devices
 from tenantry.storage.database import Store
 from tenantry.storage.purging import delete_in_batches
 from tenantry.storage.tables import (
     EMAIL_CODES,
+    KNOWN_DEVICES,
     LOGIN_THROTTLES,
     REFRESH_TOKENS,
     SESSIONS,
@@ -39,6 +42,7 @@ class Purged:
     email_codes: int
     web_sessions: int
     login_throttles: int
+    known_devices: int
 
 
 def spent_credentials(
@@ -64,6 +68,7 @@ def spent_credentials(
             # the longest allowance window: a counter whose window closed counts nothing
             LOGIN_THROTTLES.c.window_started_at < now - throttle_window,
         ),
+        "known_devices": (KNOWN_DEVICES, forgotten_devices(now)),
     }
 
 

@@ -21,13 +21,13 @@ from tenantry.transports.web.destinations import HOME, NEXT_LIMIT, login_url, sa
 from tenantry.transports.web.render import WebRoute, page, redirect
 from tenantry.transports.web.visitors import (
     CSRF_FIELD,
-    SESSION_COOKIE,
     EntryForm,
     clear_session_cookie,
     field,
     form_nonce,
     resolve_visitor,
     same_site_request,
+    session_token,
     set_form_cookie,
     set_session_cookie,
 )
@@ -45,7 +45,7 @@ def entry_page(
     request: Request, container: Container, template: str, *, status: int = 200, **context: Any
 ) -> Response:
     """A pre-login page: its forms carry the token for the browser's nonce cookie."""
-    nonce, new = form_nonce(request)
+    nonce, new = form_nonce(request, container)
     response = page(
         request,
         template,
@@ -97,7 +97,7 @@ async def signed_in_response(
 ) -> Response:
     """Start a web session on the identity session just opened: always a new cookie token
     (the old one, if any, is ended), so no token chosen before sign-in survives it."""
-    old = request.cookies.get(SESSION_COOKIE)
+    old = session_token(request, container)
     if old:
         await container.web_sessions.close(old[:200])
     token = await container.web_sessions.open(refresh_token=pair.refresh_token)

@@ -21,6 +21,7 @@ from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.destinations import back_here, login_url
 from tenantry.transports.web.render import page, redirect
 
+# The cookies' names under http; under https they take the `__Host-` prefix (cookie_name).
 SESSION_COOKIE = "tenantry_session"
 FORM_COOKIE = "tenantry_form"  # the pre-login CSRF nonce
 CSRF_FIELD = "csrf_token"
@@ -52,9 +53,21 @@ def secure_cookies(container: Container) -> bool:
     return container.settings.public_url.startswith("https://")
 
 
+def cookie_name(container: Container, name: str) -> str:
+    """`__Host-<name>` when the public URL is https: a browser keeps such a cookie only if it
+    is Secure, for Path=/ and without a Domain, so neither a plain-http page nor a subdomain
+    can plant or overwrite it (session fixation, CSRF nonce forcing)."""
+    return f"__Host-{name}" if secure_cookies(container) else name
+
+
+def session_token(request: Request, container: Container) -> str | None:
+    """The web session token the browser presented, if any."""
+    return request.cookies.get(cookie_name(container, SESSION_COOKIE))
+
+
 def set_session_cookie(response: Response, container: Container, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        cookie_name(container, SESSION_COOKIE),
         token,
         max_age=container.settings.web_session_ttl,
         path="/",
@@ -66,13 +79,21 @@ def set_session_cookie(response: Response, container: Container, token: str) -> 
 
 def clear_session_cookie(response: Response, container: Container) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=secure_cookies(container), httponly=True, samesite="lax"
+        cookie_name(container, SESSION_COOKIE),
+        path="/",
+        secure=secure_cookies(container),
+        httponly=True,
+        samesite="lax",
     )
 
 
-def form_nonce(request: Request) -> tuple[str, bool]:
+def _presented_nonce(request: Request, container: Container) -> str:
+    return request.cookies.get(cookie_name(container, FORM_COOKIE), "")
+
+
+def form_nonce(request: Request, container: Container) -> tuple[str, bool]:
     """The browser's pre-login nonce, and whether it is new (to be set on the response)."""
-    nonce = request.cookies.get(FORM_COOKIE, "")
+    nonce = _presented_nonce(request, container)
     if 20 <= len(nonce) <= 100:
         return nonce, False
     return secrets.token_urlsafe(32), True
@@ -80,7 +101,7 @@ def form_nonce(request: Request) -> tuple[str, bool]:
 
 def set_form_cookie(response: Response, container: Container, nonce: str) -> None:
     response.set_cookie(
-        FORM_COOKIE,
+        cookie_name(container, FORM_COOKIE),
         nonce,
         path="/",
         secure=secure_cookies(container),
@@ -126,7 +147,7 @@ def form_id(post: Post, name: str) -> uuid.UUID | None:
 async def entry_form(request: Request, container: ContainerDep) -> FormData:
     """The fields of a pre-login form post, after its double-submit CSRF check."""
     form = await _form(request)
-    nonce = request.cookies.get(FORM_COOKIE, "")
+    nonce = _presented_nonce(request, container)
     presented = field(form, CSRF_FIELD, limit=200)
     if not same_site_request(request, container) or not container.web_sessions.form_token_valid(
         nonce, presented
@@ -139,7 +160,7 @@ EntryForm = Annotated[FormData, Depends(entry_form)]
 
 
 async def resolve_visitor(request: Request, container: Container) -> Visitor | None:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request, container)
     if not token or len(token) > 200:
         return None
     identity = await container.web_sessions.resolve(token)
@@ -190,7 +211,7 @@ PostDep = Annotated[Post, Depends(checked_post)]
 async def _sign_in_required(request: Request, error: Exception) -> Response:
     assert isinstance(error, SignInRequired)
     container: Container = request.app.state.container
-    had_cookie = SESSION_COOKIE in request.cookies
+    had_cookie = session_token(request, container) is not None
     notice = "session_ended" if had_cookie else ""
     response = redirect(login_url("/login", error.back_to, notice=notice))
     if had_cookie:
