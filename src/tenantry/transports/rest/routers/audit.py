@@ -8,13 +8,13 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Query
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from tenantry.domain.audit import AuditQuery, list_platform_audit, list_tenant_audit
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.audit import AuditEntryRead
-from tenantry.transports.rest.schemas.common import Page
+from tenantry.transports.rest.schemas.common import BoundedDatetime, Page
 
 router = PrefixedRouter(prefix="/v1/audit-log", tags=["audit"])
 admin_router = PrefixedRouter(prefix="/v1/admin/audit-log", tags=["admin"])
@@ -27,8 +27,8 @@ async def audit_query(
     ] = None,
     actor_id: uuid.UUID | None = None,
     target_id: Annotated[str | None, Query(max_length=100)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="RFC 3339, inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="RFC 3339, exclusive")] = None,
+    since: Annotated[BoundedDatetime | None, Query(description="RFC 3339, inclusive")] = None,
+    until: Annotated[BoundedDatetime | None, Query(description="RFC 3339, exclusive")] = None,
 ) -> AuditQuery:
     return AuditQuery(
         actions=tuple(action or ()),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
 
 from tenantry.domain.identity.addresses import normalize_email
 
@@ -25,6 +26,21 @@ EmailLike = Annotated[str, Field(min_length=1, max_length=320, pattern=CONTROL_F
 Password = Annotated[str, Field(min_length=1, max_length=4096)]
 Code = Annotated[str, Field(min_length=1, max_length=32)]
 Name = Annotated[str, Field(max_length=200, pattern=CONTROL_FREE)]
+
+# Instants a request may name. Year 1 at +01:00 lies before `datetime.min` in UTC and year 9999
+# at -01:00 after `datetime.max`, so converting them overflowed (a 500). Nothing Tenantry keeps
+# predates the Unix epoch, and a day below the end leaves room for every UTC offset.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"must lie between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value.astimezone(UTC)
+
+
+BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 
 class Page(BaseModel, Generic[T]):
