@@ -23,9 +23,11 @@ from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.limits import lift_deadline
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.admin import AdminTenantUpdate
+from tenantry.transports.rest.schemas.common import Name, TenantName
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.destinations import back_here
 from tenantry.transports.web.entry import failure, normalized_email
+from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import (
@@ -40,6 +42,8 @@ from tenantry.transports.web.visitors import (
 router = PrefixedRouter(prefix="/admin", route_class=WebRoute, include_in_schema=False)
 LISTED = 50
 TEXT_LIMIT = 200
+TENANT_NAME = name_rule("a name", TenantName)
+OWNER_NAME = name_rule("the owner's name", Name)
 REASON_LIMIT = 500
 METADATA_LIMIT = 20_000
 STATUSES = ("active", "disabled", "provisioning")
@@ -149,16 +153,18 @@ async def create_tenant(request: Request, container: ContainerDep, post: AdminPo
         for name in ("name", "owner_email", "owner_name", "plan")
     }
     email = normalized_email(form["owner_email"])
-    if not form["name"] or len(form["name"]) > TEXT_LIMIT or email is None:
-        message = f"Enter a name of 1 to {TEXT_LIMIT} characters and the owner's email address."
+    name = TENANT_NAME.read(post.form)
+    owner_name = OWNER_NAME.read(post.form, "owner_name")
+    if name is None or owner_name is None or email is None:
+        message = (
+            f"{TENANT_NAME.message} Give the owner's email address, and an owner's name"
+            " (optional) without control characters."
+        )
         return await _new_page(
             request, container, post.visitor, status=422, form=form, error=message
         )
     new = NewTenant(
-        name=form["name"],
-        plan=form["plan"][:50],
-        owner_email=email,
-        owner_name=form["owner_name"][:TEXT_LIMIT] or None,
+        name=name, plan=form["plan"][:50], owner_email=email, owner_name=owner_name or None
     )
     try:
         created = await container.admin_tenants.create(new, admin_id=post.visitor.principal.user_id)

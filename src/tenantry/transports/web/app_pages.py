@@ -18,7 +18,9 @@ from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError, PermissionDenied
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
+from tenantry.transports.rest.schemas.common import DisplayName
 from tenantry.transports.web.entry import failure
+from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.render import NOTICES, WebRoute, page, redirect
 from tenantry.transports.web.visitors import (
     PostDep,
@@ -36,7 +38,7 @@ STEP_TITLES = {
     "invite": "Invite teammates",
     "project": "Create a project or experiment",
 }
-NAME_LIMIT = 200
+DISPLAY_NAME = name_rule("a name", DisplayName)
 
 
 async def app_page(
@@ -196,9 +198,9 @@ async def account(request: Request, container: ContainerDep, visitor: VisitorDep
 
 @router.post("/account/name")
 async def rename(request: Request, container: ContainerDep, post: PostDep) -> Response:
-    name = field(post.form, "name", limit=NAME_LIMIT + 1).strip()
-    if not name or len(name) > NAME_LIMIT:
-        message = f"Enter a name of 1 to {NAME_LIMIT} characters."
+    name = DISPLAY_NAME.read(post.form)
+    if name is None:
+        message = DISPLAY_NAME.message
         return await account_page(request, container, post.visitor, status=422, name_error=message)
     async with container.db.transaction() as session:
         await update_profile(

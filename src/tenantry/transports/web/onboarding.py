@@ -21,11 +21,13 @@ from tenantry.domain.data import experiments
 from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.schemas.experiments import ExperimentName
 from tenantry.transports.rest.schemas.tenant import TenantProfile
 from tenantry.transports.web.app_pages import STEP_TITLES, app_page, tenant_actor
 from tenantry.transports.web.entry import failure
+from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.people import invitation_form, invite_all
-from tenantry.transports.web.projects import PROJECT_NAME_LIMIT
+from tenantry.transports.web.projects import PROJECT_NAME
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import PostDep, Visitor, VisitorDep, field, form_id
 
@@ -35,7 +37,7 @@ router = APIRouter(
 INVITE_ROLES = ["admin", "editor", "viewer"]
 # The projects a first experiment can go in: a tenant on its first steps has a handful.
 PROJECTS_OFFERED = 100
-EXPERIMENT_NAME_LIMIT = 200
+EXPERIMENT_NAME = name_rule("an experiment name", ExperimentName)
 DESCRIPTION_LIMIT = 2000
 FIELD_NAMES = {
     "company_name": "Company name",
@@ -193,7 +195,7 @@ def _company_error(error: ValidationError) -> str:
         elif name == "Employee count":
             problems.append("Employee count: enter a whole number from 1 to 10,000,000.")
         else:
-            problems.append(f"{name}: enter 1 to 200 characters.")
+            problems.append(f"{name}: enter 1 to 200 characters, without control characters.")
     return " ".join(dict.fromkeys(problems))
 
 
@@ -291,9 +293,9 @@ async def project(
     actor = await _admin(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    name = field(post.form, "name", limit=PROJECT_NAME_LIMIT + 1).strip()
-    if not 0 < len(name) <= PROJECT_NAME_LIMIT:
-        message = f"Enter a project name of 1 to {PROJECT_NAME_LIMIT} characters."
+    name = PROJECT_NAME.read(post.form)
+    if name is None:
+        message = PROJECT_NAME.message
         return await wizard_page(
             request, container, post.visitor, actor, "project", status=422, error=message
         )
@@ -320,16 +322,16 @@ async def experiment(
     if isinstance(actor, Response):
         return actor
     project_id = form_id(post, "project_id")
-    name = field(post.form, "name", limit=EXPERIMENT_NAME_LIMIT + 1).strip()
+    name = EXPERIMENT_NAME.read(post.form)
     description = field(post.form, "description", limit=DESCRIPTION_LIMIT + 1).strip()
     problem = None
     if project_id is None:
         problem = "Choose the project the experiment belongs to."
-    elif not 0 < len(name) <= EXPERIMENT_NAME_LIMIT:
-        problem = f"Enter an experiment name of 1 to {EXPERIMENT_NAME_LIMIT} characters."
+    elif name is None:
+        problem = EXPERIMENT_NAME.message
     elif len(description) > DESCRIPTION_LIMIT:
         problem = f"Keep the description under {DESCRIPTION_LIMIT} characters."
-    if problem is not None or project_id is None:
+    if problem is not None or project_id is None or name is None:
         return await wizard_page(
             request, container, post.visitor, actor, "project", status=422, error=problem
         )

@@ -9,12 +9,15 @@ from tenantry.domain.accounts.tenants import create_organization
 from tenantry.domain.accounts.users import update_profile
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.web.app_pages import NAME_LIMIT, app_page
+from tenantry.transports.rest.schemas.common import TenantName
+from tenantry.transports.web.app_pages import app_page
+from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import PostDep, VisitorDep, field
 
 router = PrefixedRouter(prefix="/app/organizations", route_class=WebRoute, include_in_schema=False)
 TITLE = "New organization"
+TENANT_NAME = name_rule("a name", TenantName)
 
 
 @router.get("/new")
@@ -27,9 +30,8 @@ async def new_organization(
 @router.post("")
 async def create(request: Request, container: ContainerDep, post: PostDep) -> Response:
     """A new organization owned by the visitor, on the free plan, switched to at once."""
-    name = field(post.form, "name", limit=NAME_LIMIT + 1).strip()
-    if not name or len(name) > NAME_LIMIT:
-        message = f"Enter a name of 1 to {NAME_LIMIT} characters."
+    name = TENANT_NAME.read(post.form)
+    if name is None:
         return await app_page(
             request,
             container,
@@ -37,8 +39,8 @@ async def create(request: Request, container: ContainerDep, post: PostDep) -> Re
             "organization_new.html",
             status=422,
             title=TITLE,
-            error=message,
-            name=name[:NAME_LIMIT],
+            error=TENANT_NAME.message,
+            name=field(post.form, "name"),
         )
     user_id = post.visitor.principal.user_id
     async with container.db.transaction() as session:

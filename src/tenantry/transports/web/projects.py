@@ -20,9 +20,11 @@ from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.domain.data import cleanup, experiments
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.schemas.projects import EnvironmentName, ProjectName
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
+from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute, redirect
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
@@ -30,8 +32,8 @@ from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep,
 router = APIRouter(
     prefix="/app/t/{tenant_id}/projects", route_class=WebRoute, include_in_schema=False
 )
-PROJECT_NAME_LIMIT = 200
-ENVIRONMENT_NAME_LIMIT = 100
+PROJECT_NAME = name_rule("a project name", ProjectName)
+ENVIRONMENT_NAME = name_rule("an environment name", EnvironmentName)
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,6 @@ class EnvironmentItem:
     slug: str
     client_key: str
     snippet: str
-
-
-def _name(post: Post, limit: int) -> str | None:
-    name = field(post.form, "name", limit=limit + 1).strip()
-    return name if 0 < len(name) <= limit else None
 
 
 def _rights(actor: TenantActor) -> dict[str, bool]:
@@ -180,11 +177,10 @@ async def create(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    name = _name(post, PROJECT_NAME_LIMIT)
+    name = PROJECT_NAME.read(post.form)
     if name is None:
-        message = f"Enter a project name of 1 to {PROJECT_NAME_LIMIT} characters."
         return await projects_page(
-            request, container, post.visitor, actor, status=422, error=message
+            request, container, post.visitor, actor, status=422, error=PROJECT_NAME.message
         )
     return await change_then_redirect(
         container,
@@ -222,9 +218,9 @@ async def rename(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    name = _name(post, PROJECT_NAME_LIMIT)
+    name = PROJECT_NAME.read(post.form)
     if name is None:
-        message = f"Enter a project name of 1 to {PROJECT_NAME_LIMIT} characters."
+        message = PROJECT_NAME.message
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
@@ -280,9 +276,9 @@ async def add_environment(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    name = _name(post, ENVIRONMENT_NAME_LIMIT)
+    name = ENVIRONMENT_NAME.read(post.form)
     if name is None:
-        message = f"Enter an environment name of 1 to {ENVIRONMENT_NAME_LIMIT} characters."
+        message = ENVIRONMENT_NAME.message
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )

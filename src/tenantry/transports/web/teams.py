@@ -19,9 +19,11 @@ from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
+from tenantry.transports.rest.schemas.teams import TeamName
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.forms import PageAgain, change_then_redirect
+from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
@@ -29,13 +31,7 @@ from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep,
 router = PrefixedRouter(
     prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False
 )
-TEAM_NAME_LIMIT = 200
-NAME_MESSAGE = f"Enter a team name of 1 to {TEAM_NAME_LIMIT} characters."
-
-
-def _name(post: Post) -> str | None:
-    name = field(post.form, "name", limit=TEAM_NAME_LIMIT + 1).strip()
-    return name if 0 < len(name) <= TEAM_NAME_LIMIT else None
+TEAM_NAME = name_rule("a team name", TeamName)
 
 
 async def teams_page(
@@ -156,10 +152,10 @@ async def create(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    name = _name(post)
+    name = TEAM_NAME.read(post.form)
     if name is None:
         return await teams_page(
-            request, container, post.visitor, actor, status=422, error=NAME_MESSAGE
+            request, container, post.visitor, actor, status=422, error=TEAM_NAME.message
         )
     return await change_then_redirect(
         container,
@@ -197,10 +193,10 @@ async def rename(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    name = _name(post)
+    name = TEAM_NAME.read(post.form)
     if name is None:
         return await team_page(
-            request, container, post.visitor, actor, team_id, status=422, error=NAME_MESSAGE
+            request, container, post.visitor, actor, team_id, status=422, error=TEAM_NAME.message
         )
     return await change_then_redirect(
         container,

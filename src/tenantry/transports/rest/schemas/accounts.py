@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from tenantry.transports.rest.schemas.common import Label, TenantName
+from tenantry.transports.rest.schemas.common import DisplayName, TenantName
 
 
 class MembershipRead(BaseModel):
@@ -35,7 +34,7 @@ class MeRead(BaseModel):
 
 
 class MeUpdate(BaseModel):
-    name: Annotated[Label, Field(max_length=200)] | None = None
+    name: DisplayName | None = None
     default_tenant_id: uuid.UUID | None = None
 
 

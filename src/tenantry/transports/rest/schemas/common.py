@@ -19,6 +19,8 @@ Email = Annotated[str, Field(max_length=320), AfterValidator(normalize_email)]
 # A display name: trimmed, not blank, no control characters.
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, pattern=CONTROL_FREE)]
 TenantName = Annotated[Label, Field(max_length=200)]
+# A person's name on their profile.
+DisplayName = Annotated[Label, Field(max_length=200)]
 # Login-like routes take any string, so a malformed address fails like an unknown one; but
 # not control characters, which no address has and PostgreSQL cannot compare with.
 EmailLike = Annotated[str, Field(min_length=1, max_length=320, pattern=CONTROL_FREE)]

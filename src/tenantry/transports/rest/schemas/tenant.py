@@ -8,9 +8,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from tenantry.transports.rest.schemas.common import TenantName
+from tenantry.transports.rest.schemas.common import CONTROL_FREE, TenantName
 
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200, pattern=CONTROL_FREE)]
 
 
 class TenantProfile(BaseModel):
