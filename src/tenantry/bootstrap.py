@@ -20,10 +20,12 @@ from tenantry.domain.audit import purge_audit_entries
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.data.collection import Collector, TokenBuckets
 from tenantry.domain.data.units import TenantData
+from tenantry.domain.detached import Detached
 from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
 from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.devices import DeviceProofs
 from tenantry.domain.identity.external_accounts import ExternalAccounts
 from tenantry.domain.identity.federation import FederatedTokens
 from tenantry.domain.identity.keys import KeyRing
@@ -41,9 +43,10 @@ from tenantry.domain.identity.recovery import RecoveryFlow
 from tenantry.domain.identity.retention import purge_spent_credentials
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.signup import SignUpFlow
-from tenantry.domain.identity.throttle import LockoutPolicy
+from tenantry.domain.identity.throttle import Allowances, LockoutPolicy
 from tenantry.domain.identity.tokens import AccessTokens
 from tenantry.domain.identity.web_sessions import WebSessionPolicy, WebSessions
+from tenantry.domain.lanes import Lane
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
 from tenantry.domain.mail.worker import MailWorker
@@ -93,6 +96,27 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         task.result()
 
 
+# Anonymous requests for mail handled at once per process, and waiting: a flood of them then
+# queues in its lane, not at the database in front of logins (bench.flood).
+ANONYMOUS_MAIL_WIDTH = 2
+ANONYMOUS_MAIL_QUEUE = 2_000
+
+
+def allowances_of(settings: Settings) -> Allowances:
+    def policy(limit: int, window: int) -> LockoutPolicy:
+        return LockoutPolicy(max_failures=limit, window=timedelta(seconds=window))
+
+    return Allowances(
+        sign_in_per_client=policy(settings.login_max_failures, settings.login_failure_window),
+        sign_in_per_account=policy(
+            settings.login_account_max_failures, settings.login_failure_window
+        ),
+        mail_per_client=policy(settings.address_mail_limit, settings.address_mail_window),
+        mail_per_address=policy(settings.address_mail_total_limit, settings.address_mail_window),
+        hashing_per_client=policy(settings.client_hash_limit, settings.client_hash_window),
+    )
+
+
 class Container:
     """Everything a process needs, built once. `start()` prepares storage and keys and starts
     the workers; `stop()` ends them."""
@@ -113,6 +137,7 @@ class Container:
         self.invitation_hasher = SecretHasher()
         self.csrf_hasher = SecretHasher()
         self.fingerprint_hasher = SecretHasher()
+        self.device_hasher = SecretHasher()
         self.known_device_hasher = SecretHasher()
         self.db = Database(settings.effective_database_url, data_dir=settings.data_dir)
         self.idempotency = IdempotencyRecords(self.box, self.fingerprint_hasher)
@@ -132,8 +157,10 @@ class Container:
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
+            queue=settings.hashing_queue,
         )
         self.mail = MailOutbox(clock=self.clock)
+        self.detached = Detached()
         self.mail_worker = MailWorker(
             db=self.db,
             outbox=self.mail,
@@ -155,14 +182,10 @@ class Container:
             codes=CodePolicy(
                 ttl=timedelta(seconds=settings.code_ttl), max_attempts=settings.code_max_attempts
             ),
-            lockout=LockoutPolicy(
-                max_failures=settings.login_max_failures,
-                window=timedelta(seconds=settings.login_failure_window),
-            ),
-            mailing=LockoutPolicy(
-                max_failures=settings.address_mail_limit,
-                window=timedelta(seconds=settings.address_mail_window),
-            ),
+            allowances=allowances_of(settings),
+            devices=DeviceProofs(self.device_hasher),
+            detached=self.detached,
+            mail_lane=Lane(width=ANONYMOUS_MAIL_WIDTH, queue=ANONYMOUS_MAIL_QUEUE),
             session_ttl=timedelta(seconds=settings.refresh_token_ttl),
             public_url=settings.public_url,
         )
@@ -304,6 +327,7 @@ class Container:
         self.invitation_hasher.use_key(derive_key(hashing_key, "tenantry/invitation-tokens"))
         self.csrf_hasher.use_key(derive_key(hashing_key, "tenantry/web-csrf"))
         self.fingerprint_hasher.use_key(derive_key(hashing_key, "tenantry/idempotency"))
+        self.device_hasher.use_key(derive_key(hashing_key, "tenantry/device-proofs"))
         self.known_device_hasher.use_key(derive_key(hashing_key, "tenantry/known-devices"))
 
     async def _purge_expired_rows(self) -> None:
@@ -326,6 +350,7 @@ class Container:
         for task in self._tasks:
             await _cancel(task)
         self._tasks = []
+        await self.detached.settle()
         self.passwords.close()
         await self.http.aclose()
         await self.webhook_http.aclose()

@@ -82,3 +82,13 @@ class Unavailable(DomainError):
 
     code = "service_unavailable"
     title = "Service unavailable"
+
+
+class Busy(Unavailable):
+    """The server has more of this work queued than it takes; try again after `retry_after`."""
+
+    code = "server_busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)

@@ -80,15 +80,46 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=19_456, ge=8_192, description="OWASP minimum 19 MiB")
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1)
-    login_max_failures: int = 10
+    login_max_failures: int = Field(
+        default=10,
+        ge=1,
+        description="failed sign-ins per account and client (its address, or a device it "
+        "proved with the cookie of an earlier sign-in) per login_failure_window",
+    )
+    login_account_max_failures: int = Field(
+        default=50,
+        ge=1,
+        description="failed sign-ins per account from all clients without a device proof per "
+        "login_failure_window; past it a proven device is slowed down instead of refused",
+    )
     login_failure_window: int = Field(default=15 * 60, description="seconds")
+    client_hash_limit: int = Field(
+        default=60,
+        ge=1,
+        description="anonymous requests that run Argon2 (sign-up, login, registration, a "
+        "password set by a code) per client address per client_hash_window",
+    )
+    client_hash_window: int = Field(default=60, ge=1, description="seconds")
+    hashing_queue: int = Field(
+        default=64,
+        ge=1,
+        description="password hashes (sign-ups, resets, registrations) that may wait for the "
+        "hashing lane; past it they answer 503 server_busy. Logins verify on a lane of their own",
+    )
     code_ttl: int = Field(default=600, description="seconds a mailed code lives")
     code_max_attempts: int = 5
     address_mail_limit: int = Field(
         default=5,
         ge=1,
-        description="codes and account mails one address may be sent per address_mail_window; "
-        "with code_max_attempts it bounds the guesses at an address's codes",
+        description="codes and account mails one address may be sent per address_mail_window "
+        "and client (its address, or a device it proved)",
+    )
+    address_mail_total_limit: int = Field(
+        default=20,
+        ge=1,
+        description="codes and account mails one address may be sent per address_mail_window "
+        "at the request of clients without a device proof; with code_max_attempts it bounds "
+        "the guesses at an address's codes",
     )
     address_mail_window: int = Field(default=3600, ge=1, description="seconds")
     plans_file: Path | None = Field(default=None, description="a plan catalog replacing plans.toml")
@@ -175,4 +206,5 @@ class Settings(BaseSettings):
     @property
     def throttle_window(self) -> timedelta:
         """The longest allowance window: a counter row may go once this has passed."""
-        return timedelta(seconds=max(self.login_failure_window, self.address_mail_window))
+        windows = (self.login_failure_window, self.address_mail_window, self.client_hash_window)
+        return timedelta(seconds=max(windows))

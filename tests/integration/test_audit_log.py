@@ -67,6 +67,7 @@ AUDIT_ACTIONS: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/auth/password/reset"): "auth.password_reset",
     ("POST", "/v1/auth/password/change"): "auth.password_changed",
     ("PATCH", "/v1/me"): "user.updated",
+    ("POST", "/v1/me/identities"): "identity.linked",
     ("POST", "/v1/tenants"): "tenant.created",
     ("PATCH", "/v1/tenant"): "tenant.updated",
     ("DELETE", "/v1/tenant"): "tenant.deleted",
@@ -116,8 +117,11 @@ AUDIT_ACTIONS: dict[tuple[str, str], str | None] = {
     ("DELETE", "/v1/admin" + WEBHOOK_ENDPOINT): "webhook_endpoint.deleted",
     ("POST", "/v1/admin" + REDELIVER): "webhook_delivery.redelivered",
 }
-# Audited by the webhook endpoints' own service (`record_audit`) and exercised by its tests.
-EXERCISED_ELSEWHERE = {route for route in AUDIT_ACTIONS if "webhook-endpoints" in route[1]}
+# Audited by their own services (`record_audit`) and exercised by their tests: the webhook
+# endpoints', and linking an external identity (it needs a trusted issuer: test_federated_linking).
+EXERCISED_ELSEWHERE = {route for route in AUDIT_ACTIONS if "webhook-endpoints" in route[1]} | {
+    ("POST", "/v1/me/identities")
+}
 NOT_EXERCISED = {("POST", "/v1/collect"), ("POST", "/graphql")}
 
 
@@ -196,6 +200,7 @@ class Auditor:
         created = response.json().get("id") if response.content else None
         expected = [created if e == CREATED else e for e in (actor, tenant, *target)]
         action = AUDIT_ACTIONS[(method, template)]
+        await self.container.detached.settle()  # what a route does after its answer
         entries = await entries_of(self.container, response.headers["x-request-id"])
         matching = [
             entry
@@ -750,6 +755,7 @@ async def test_a_failed_login_is_audited_for_an_existing_account_only(
         "/v1/auth/login", json={"email": owner.email, "password": "not the password"}
     )
     assert_problem(wrong, 401, "invalid_credentials")
+    await container.detached.settle()  # written after the answer, so both answers cost alike
     [entry] = await entries_of(container, wrong.headers["x-request-id"])
     assert (entry.action, entry.actor_id, entry.tenant_id) == ("auth.login_failed", None, None)
     assert (entry.target_type, entry.target_id, entry.data) == ("user", owner.user_id, {})
@@ -757,6 +763,7 @@ async def test_a_failed_login_is_audited_for_an_existing_account_only(
         "/v1/auth/login", json={"email": "nobody@example.com", "password": "a password"}
     )
     assert_problem(unknown, 401, "invalid_credentials")
+    await container.detached.settle()
     assert await entries_of(container, unknown.headers["x-request-id"]) == []
 
 

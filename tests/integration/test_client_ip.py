@@ -62,6 +62,7 @@ async def test_an_untrusted_or_unparsable_forwarded_for_is_ignored_and_skips_no_
         locked = await login(account.password)
 
     assert (locked.status_code, locked.json()["code"]) == (429, "too_many_attempts")
+    await container.detached.settle()
     async with container.db.read() as session:
         failures = list(
             await session.scalars(

@@ -67,6 +67,7 @@ def settings(settings: Settings) -> Settings:
             "webhook_allow_private": True,
             # retrying clients ask for codes again after each kill: not what is tested here
             "address_mail_limit": 1000,
+            "address_mail_total_limit": 1000,
         }
     )
 

@@ -30,8 +30,10 @@ async def allowance(container: Container) -> int:
 
 async def registered(client: httpx.AsyncClient, mailbox: Mailbox, email: str) -> None:
     """A confirmed account; its sign-up mail used one of the address's allowance, and the
-    clock stays where it is, so `remaining` is what is left."""
+    clock stays where it is, so `remaining` is what is left. The client then forgets the
+    device cookie of that sign-in: what follows is asked by a stranger at the same address."""
     await register(client, mailbox, email)
+    client.cookies.clear()
     mailbox.clear()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from tenantry.bootstrap import Container
 from tenantry.domain.identity.access import Principal
+from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.errors import Unauthenticated
 from tenantry.settings import Settings
 from tenantry.storage.epoch import bump_access_epoch
@@ -97,9 +98,12 @@ async def test_password_change_and_reset_end_the_other_web_sessions(
     assert await sessions.resolve(other) is None
     assert await sessions.resolve(kept) is not None
 
-    await container.recovery.forgot_password(email=ann.email)
+    browser = ClientInfo(ip="127.0.0.1", user_agent="pytest")
+    await container.recovery.forgot_password(email=ann.email, client=browser)
     code = await mailbox.code_for(ann.email, count=3)  # after the change's notice
-    await container.recovery.reset_password(email=ann.email, code=code, password=PASSWORD)
+    await container.recovery.reset_password(
+        email=ann.email, code=code, password=PASSWORD, client=browser
+    )
     assert await sessions.resolve(kept) is None
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 import pytest
 
 from tenantry.domain.identity.passwords import PasswordHasher, check_password_policy
-from tenantry.errors import InvalidInput
+from tenantry.errors import Busy, InvalidInput
 
 pytestmark = pytest.mark.unit
 
@@ -36,5 +39,39 @@ async def test_hash_verifies_byte_exact_and_unknown_hash_is_false() -> None:
         assert not await hasher.verify(digest, "cafe\u0301 au lait 1")
         assert not await hasher.verify(None, "café au lait 1")
         assert not await hasher.verify("not-a-hash", "x")
+    finally:
+        hasher.close()
+
+
+async def test_new_hashes_past_the_queue_are_refused_as_busy() -> None:
+    """The admissions are counted before the first await, so a burst is cut exactly."""
+    hasher = PasswordHasher(memory_kib=8192, time_cost=1, parallelism=1, queue=2)
+    try:
+        capacity = max(1, (os.cpu_count() or 1) // 2) + 2  # the hashing threads, the queue
+        outcomes = await asyncio.gather(
+            *(hasher.hash(f"password number {n}") for n in range(capacity + 5)),
+            return_exceptions=True,
+        )
+        refused = [outcome for outcome in outcomes if isinstance(outcome, Busy)]
+        assert len(refused) == 5
+        assert {error.code for error in refused} == {"server_busy"}
+        assert await hasher.hash("admitted again once the queue drained")
+    finally:
+        hasher.close()
+
+
+async def test_verifications_do_not_wait_behind_new_hashes() -> None:
+    """Logins verify on their own lane: one finishes while a queue of costly hashes runs."""
+    hasher = PasswordHasher(memory_kib=65_536, time_cost=4, parallelism=1)
+    try:
+        stored = await hasher.hash("the login's password")
+        loop = asyncio.get_running_loop()
+        queued = [asyncio.ensure_future(hasher.hash(f"flood {n}")) for n in range(6)]
+        started = loop.time()
+        assert await hasher.verify(stored, "the login's password")
+        verified_after = loop.time() - started
+        await asyncio.gather(*queued)
+        all_hashed_after = loop.time() - started
+        assert verified_after * 3 < all_hashed_after, (verified_after, all_hashed_after)
     finally:
         hasher.close()

@@ -12,7 +12,12 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.identity.secrets import SecretHasher, new_code
+from tenantry.errors import MalformedRequest
 from tenantry.storage.models import EmailCode
+
+
+def invalid_code() -> MalformedRequest:
+    return MalformedRequest("The code is wrong, expired or already used.", code="invalid_code")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -10,14 +12,23 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.detached import Detached
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.domain.identity.codes import CodePolicy, issue_code
+from tenantry.domain.identity.codes import CodePolicy, UsedCode, invalid_code, issue_code, use_code
+from tenantry.domain.identity.devices import DeviceProofs
 from tenantry.domain.identity.notices import SecurityNotices
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.sessions import ClientInfo, TokenHolder, start_session
-from tenantry.domain.identity.throttle import LockoutPolicy, reserve_mailing
+from tenantry.domain.identity.throttle import (
+    Allowances,
+    Caller,
+    check_mailing,
+    reserve_hashing,
+    reserve_mailing,
+)
 from tenantry.domain.identity.tokens import AccessTokens, TokenSubject
+from tenantry.domain.lanes import Lane
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.faults import Faults
 from tenantry.storage.database import Database
@@ -39,6 +50,8 @@ class TokenPair:
     access_token: str
     expires_in: int
     refresh_token: str
+    # for the client to present at its next sign-in (DeviceProofs); a refresh hands none out
+    device_token: str | None = None
 
 
 @dataclass
@@ -52,8 +65,10 @@ class IdentityDeps:
     notices: SecurityNotices
     faults: Faults
     codes: CodePolicy
-    lockout: LockoutPolicy
-    mailing: LockoutPolicy  # code and account mails per address and window
+    allowances: Allowances
+    devices: DeviceProofs
+    detached: Detached
+    mail_lane: Lane  # the anonymous routes that mail: sign-up, codes, resets, registrations
     session_ttl: timedelta
     public_url: str
 
@@ -94,13 +109,75 @@ class IdentityDeps:
             await record_events(session, [event], now=now)
         return created
 
-    async def count_mailing(self, session: AsyncSession, email: str) -> None:
+    @asynccontextmanager
+    async def mail_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction of an anonymous request for mail, admitted through the mail lane."""
+        async with self.mail_lane.admitted(), self.db.transaction() as session:
+            yield session
+
+    def caller(self, client: ClientInfo, user_id: uuid.UUID | None) -> Caller:
+        """The client as the allowances count it: the device it proved holds `user_id`'s
+        account, else its address."""
+        return Caller.of(ip=client.ip, device_id=self.devices.device_of(user_id, client.device))
+
+    async def count_mailing(self, session: AsyncSession, email: str, client: ClientInfo) -> None:
         """Count a mail an anonymous caller asked to be sent to `email` (a code, or the note
-        that an account exists): `Throttled` past the address's allowance, whether or not it
-        has an account. Call it before anything is looked up."""
+        that an account exists): `Throttled` past the allowance, whether or not the address
+        has an account. Call it before anything else is looked up but the device proof."""
+        key = email_key(email)
         await reserve_mailing(
-            session, policy=self.mailing, email_key=email_key(email), now=self.clock.now()
+            session,
+            allowances=self.allowances,
+            email_key=key,
+            caller=self.caller(client, await self._proof_owner(session, key, client)),
+            now=self.clock.now(),
         )
+
+    async def check_mailing(self, session: AsyncSession, email: str, client: ClientInfo) -> None:
+        """`Throttled` if `count_mailing` would refuse, counting nothing."""
+        key = email_key(email)
+        await check_mailing(
+            session,
+            allowances=self.allowances,
+            email_key=key,
+            caller=self.caller(client, await self._proof_owner(session, key, client)),
+            now=self.clock.now(),
+        )
+
+    async def _proof_owner(
+        self, session: AsyncSession, key: str, client: ClientInfo
+    ) -> uuid.UUID | None:
+        """The account a presented device proof would be checked against."""
+        if client.device is None:
+            return None
+        return await session.scalar(select(User.id).where(User.email_key == key))
+
+    async def count_hashing(self, session: AsyncSession, client: ClientInfo) -> None:
+        """Count an anonymous request that is about to run Argon2 against its client."""
+        await reserve_hashing(
+            session, allowances=self.allowances, ip=client.ip, now=self.clock.now()
+        )
+
+    async def claim_code(
+        self, *, email: str, purpose: str, code: str, client: ClientInfo
+    ) -> UsedCode:
+        """Take `code` in a transaction of its own, after counting the client's hashing
+        allowance: for flows that hash a new password once the code is known to be right.
+        `invalid_code` (the try stays counted) for a wrong, expired, used or burned code."""
+        async with self.db.transaction() as session:
+            await self.count_hashing(session, client)
+            used = await use_code(
+                session,
+                hasher=self.secrets,
+                policy=self.codes,
+                email_key=email_key(email),
+                purpose=purpose,
+                code=code,
+                now=self.clock.now(),
+            )
+        if used is None:
+            raise invalid_code()
+        return used
 
     async def send_code(
         self,
@@ -145,7 +222,12 @@ class IdentityDeps:
         await self.notices.signed_in(
             session, user_id=user.id, email=user.email, client=client, now=now
         )
-        return TokenPair(self.access_token(user, session_id), self.tokens.ttl, refresh_token)
+        return TokenPair(
+            self.access_token(user, session_id),
+            self.tokens.ttl,
+            refresh_token,
+            self.devices.issue(user.id, client.device),
+        )
 
     def access_token(self, user: User | TokenHolder, session_id: uuid.UUID) -> str:
         return self.tokens.issue(

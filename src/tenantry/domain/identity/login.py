@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,24 +59,33 @@ class LoginFlow:
         self._d = deps
 
     async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
-        """Unknown email and wrong password fail alike, after the same Argon2 work; the
-        unconfirmed state is told only to someone who knows the password. The attempt is
-        counted before the password is checked, so parallel guesses cannot slip past the
-        lockout; a correct password clears the count."""
+        """Unknown email and wrong password fail alike, after the same Argon2 work and the
+        same writes; the audit entry of a known account's failure is written after the
+        answer. The unconfirmed state is told only to someone who knows the password. The
+        attempt is counted before the password is checked, so parallel guesses cannot slip
+        past the lockout; a correct password clears the client's count."""
         key = email_key(email)
         async with self._d.db.transaction() as session:
-            await reserve_attempt(
-                session, policy=self._d.lockout, email_key=key, now=self._d.clock.now()
-            )
+            await self._d.count_hashing(session, client)
             user = await login_account(session, key)
+            caller = self._d.caller(client, user.id if user else None)
+            slowdown = await reserve_attempt(
+                session,
+                allowances=self._d.allowances,
+                email_key=key,
+                caller=caller,
+                now=self._d.clock.now(),
+            )
+        if slowdown:
+            await asyncio.sleep(slowdown)
         matched = await self._d.passwords.verify(user.password_hash if user else None, password)
         if not matched or user is None or user.disabled_at is not None:
             if user is not None:
-                await self._audit_failure(user.id)
+                self._d.detached.spawn(self._audit_failure(user.id), name="audit-login-failure")
             raise invalid_credentials()
         pair: TokenPair | None = None
         async with self._d.db.transaction() as session:
-            await clear_failures(session, email_key=key)
+            await clear_failures(session, email_key=key, caller=caller)
             if user.email_verified:
                 pair = await self._d.sign_in(session, user=user, client=client)
                 await audit_login(session, user.id, method="password", now=self._d.clock.now())

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from tenantry.domain.lanes import Lane
 from tenantry.errors import InvalidInput
 
 MIN_LENGTH = 12
@@ -42,25 +43,35 @@ def check_password_policy(password: str, *, email: str) -> None:
 
 
 class PasswordHasher:
-    """Argon2id with OWASP-or-stronger parameters, run on a pool sized to the CPU count so
-    hashing never blocks the event loop nor oversubscribes the cores."""
+    """Argon2id with OWASP-or-stronger parameters, off the event loop on two lanes: logins
+    verify on threads as many as the cores, while new hashes (sign-ups, resets, registrations,
+    whatever anonymous callers can ask for in bulk) run on half of them behind a bounded
+    queue. A flood of new hashes then leaves logins at least half the cores, and is refused
+    with `server_busy` once the queue is full rather than piling up."""
 
-    def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(
+        self, *, memory_kib: int, time_cost: int, parallelism: int, queue: int = 64
+    ) -> None:
         self._hasher = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="argon2")
+        cores = os.cpu_count() or 1
+        self._verify_pool = ThreadPoolExecutor(cores, thread_name_prefix="argon2-verify")
+        hash_threads = max(1, cores // 2)
+        self._hash_pool = ThreadPoolExecutor(hash_threads, thread_name_prefix="argon2-hash")
+        self._hash_lane = Lane(width=hash_threads, queue=queue)
         self._dummy_hash = self._hasher.hash("tenantry-dummy-password")
 
     async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._hasher.hash, password)
+        async with self._hash_lane.admitted():
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._hash_pool, self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """True when `password` matches; with no hash, burns the same time and says False."""
         target = password_hash or self._dummy_hash
         loop = asyncio.get_running_loop()
-        matched = await loop.run_in_executor(self._pool, self._verify, target, password)
+        matched = await loop.run_in_executor(self._verify_pool, self._verify, target, password)
         return matched and password_hash is not None
 
     def _verify(self, password_hash: str, password: str) -> bool:
@@ -70,4 +81,5 @@ class PasswordHasher:
             return False
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False)
+        self._verify_pool.shutdown(wait=False)
+        self._hash_pool.shutdown(wait=False)

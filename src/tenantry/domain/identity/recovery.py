@@ -11,13 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.codes import use_code
-from tenantry.domain.identity.deps import IdentityDeps, email_key
+from tenantry.domain.identity.codes import invalid_code
+from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.notices import PASSWORD_CHANGED, PASSWORD_RESET, PASSWORD_SET
 from tenantry.domain.identity.passwords import check_password_policy
-from tenantry.domain.identity.sessions import revoke_sessions
-from tenantry.domain.identity.signup import invalid_code
-from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
+from tenantry.domain.identity.sessions import ClientInfo, revoke_sessions
+from tenantry.domain.identity.throttle import Caller, clear_failures, reserve_attempt
 from tenantry.errors import Conflict, PermissionDenied, Unauthenticated
 from tenantry.storage.models import User
 
@@ -28,35 +27,37 @@ class RecoveryFlow:
     def __init__(self, deps: IdentityDeps) -> None:
         self._d = deps
 
-    async def forgot_password(self, *, email: str) -> None:
-        """Mail a reset code if the account exists; the answer never says whether it does."""
-        async with self._d.db.transaction() as session:
-            await self._d.count_mailing(session, email)
+    async def forgot_password(self, *, email: str, client: ClientInfo) -> None:
+        """Mail a reset code if the account exists; the answer never says whether it does,
+        nor takes longer when it does: the code is made and mailed after the answer."""
+        async with self._d.mail_transaction() as session:
+            await self._d.count_mailing(session, email, client)
             user = await self._d.user_by_email(session, email)
+        if user is not None and user.disabled_at is None:
+            self._d.detached.spawn(self._mail_reset_code(user.id), name="mail-reset-code")
+
+    async def _mail_reset_code(self, user_id: uuid.UUID) -> None:
+        async with self._d.db.transaction() as session:
+            user = await session.get(User, user_id)
             if user is None or user.disabled_at is not None:
                 return
             now = self._d.clock.now()
             await self._d.send_code(session, user=user, purpose=RESET, template="reset_code")
             await _audit(session, "auth.password_reset_requested", user.id, actor_id=None, now=now)
 
-    async def reset_password(self, *, email: str, code: str, password: str) -> None:
+    async def reset_password(
+        self, *, email: str, code: str, password: str, client: ClientInfo
+    ) -> None:
         """Set a new password and kill every session and every access token issued before.
-        The code proves the address, so an unconfirmed account is confirmed by it."""
+        The code proves the address, so an unconfirmed account is confirmed by it. The code
+        is taken before the password is hashed, so a wrong one costs no Argon2 work."""
         check_password_policy(password, email=email)
+        await self._d.claim_code(email=email, purpose=RESET, code=code, client=client)
         new_hash = await self._d.passwords.hash(password)
         done = False
         async with self._d.db.transaction() as session:
             now = self._d.clock.now()
-            used = await use_code(
-                session,
-                hasher=self._d.secrets,
-                policy=self._d.codes,
-                email_key=email_key(email),
-                purpose=RESET,
-                code=code,
-                now=now,
-            )
-            user = await self._d.user_by_email(session, email) if used else None
+            user = await self._d.user_by_email(session, email)
             if user is not None:
                 activated = not user.email_verified and await activate_user(
                     session, user=user, password_hash=new_hash, now=now, faults=self._d.faults
@@ -79,12 +80,18 @@ class RecoveryFlow:
     ) -> None:
         """Replace the password; every other session ends, the caller's stays. Wrong current
         passwords count toward the login lockout, reserved before the check like logins."""
+        # A signed-in session has proved it holds the account: its own count applies.
+        caller = Caller(f"session {principal.session_id}", proven=True)
         async with self._d.db.transaction() as session:
             user = await session.get(User, principal.user_id)
             if user is None:
                 raise Unauthenticated("The access token is revoked.", code="token_revoked")
             await reserve_attempt(
-                session, policy=self._d.lockout, email_key=user.email_key, now=self._d.clock.now()
+                session,
+                allowances=self._d.allowances,
+                email_key=user.email_key,
+                caller=caller,
+                now=self._d.clock.now(),
             )
         if not await self._d.passwords.verify(user.password_hash, current_password):
             raise PermissionDenied("The current password is wrong.", code="invalid_credentials")
@@ -92,7 +99,7 @@ class RecoveryFlow:
         new_hash = await self._d.passwords.hash(password)
         async with self._d.db.transaction() as session:
             now = self._d.clock.now()
-            await clear_failures(session, email_key=user.email_key)
+            await clear_failures(session, email_key=user.email_key, caller=caller)
             await session.execute(
                 update(User)
                 .where(User.id == user.id)

@@ -43,6 +43,7 @@ def hash_refresh_token(token: str) -> str:
 class ClientInfo:
     ip: str | None
     user_agent: str | None
+    device: str | None = None  # the device token it presented (DeviceProofs), unchecked
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.codes import use_code
+from tenantry.domain.identity.codes import UsedCode, invalid_code, use_code
 from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
 from tenantry.domain.identity.login import audit_login
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
-from tenantry.errors import MalformedRequest
 from tenantry.storage.models import User
 
 CONFIRM = "confirm"
-
-
-def invalid_code() -> MalformedRequest:
-    return MalformedRequest("The code is wrong, expired or already used.", code="invalid_code")
 
 
 class SignUpFlow:
@@ -38,12 +33,18 @@ class SignUpFlow:
         self._d = deps
         self._on_confirmed = on_confirmed
 
-    async def sign_up(self, *, email: str, password: str, name: str | None) -> None:
-        """Mail a confirmation code, or tell an existing account's owner it exists."""
+    async def sign_up(
+        self, *, email: str, password: str, name: str | None, client: ClientInfo
+    ) -> None:
+        """Mail a confirmation code, or tell an existing account's owner it exists. The
+        allowances are counted before the password is hashed, so a throttled caller costs no
+        Argon2 work."""
         check_password_policy(password, email=email)
+        async with self._d.mail_transaction() as session:
+            await self._d.count_hashing(session, client)
+            await self._d.count_mailing(session, email, client)
         password_hash = await self._d.passwords.hash(password)
-        async with self._d.db.transaction() as session:
-            await self._d.count_mailing(session, email)
+        async with self._d.mail_transaction() as session:
             user = await self._d.ensure_user(session, email=email, name=name or "")
             await self._audit_anonymous(session, "auth.signup", user.id)
             if user.email_verified:
@@ -71,10 +72,10 @@ class SignUpFlow:
                 password_hash=password_hash,
             )
 
-    async def request_email_code(self, *, email: str) -> None:
+    async def request_email_code(self, *, email: str, client: ClientInfo) -> None:
         """Passwordless: mail a code that signs up a new address or signs in a known one."""
-        async with self._d.db.transaction() as session:
-            await self._d.count_mailing(session, email)
+        async with self._d.mail_transaction() as session:
+            await self._d.count_mailing(session, email, client)
             user = await self._d.ensure_user(session, email=email)
             if user.disabled_at is not None:
                 return  # the same answer; a code could not sign this account in anyway
@@ -98,14 +99,19 @@ class SignUpFlow:
     async def confirm(
         self, *, email: str, code: str, password: str | None, client: ClientInfo
     ) -> TokenPair:
+        """Confirm the address with its code and sign in. A new password is hashed only once
+        the code has been taken, in a transaction of its own, so a wrong code costs no Argon2
+        work; without one the code is taken in the one transaction."""
+        used: UsedCode | None = None
         new_hash = None
         if password is not None:
             check_password_policy(password, email=email)
+            used = await self._d.claim_code(email=email, purpose=CONFIRM, code=code, client=client)
             new_hash = await self._d.passwords.hash(password)
         pair: TokenPair | None = None
         async with self._d.db.transaction() as session:
             now = self._d.clock.now()
-            used = await use_code(
+            used = used or await use_code(
                 session,
                 hasher=self._d.secrets,
                 policy=self._d.codes,

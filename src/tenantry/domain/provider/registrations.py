@@ -21,6 +21,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import Claim, KeyClaim, StoredResponse
 from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
+from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.domain.identity.signup import CONFIRM
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.owners import add_owner
@@ -118,11 +119,14 @@ class Registrations:
         name: str,
         password: str,
         plan_id: str,
+        client: ClientInfo,
         key: KeyClaim[RegistrationView] | None = None,
     ) -> RegistrationView | StoredResponse:
         """Record the registration and mail its code. A new (or never-confirmed) account gets
         `password` once confirmed; an existing account keeps its own. With an Idempotency-Key
-        (scoped by `key_scope(email)`), a repeat gets the first answer back."""
+        (scoped by `key_scope(email)`), a repeat gets the first answer back. The allowances
+        are checked before the password is hashed, so a throttled caller costs no Argon2 work;
+        the mail is counted with the registration, so a repeat is not."""
         plan = self._plans.get(plan_id)
         if not plan.self_service:
             raise InvalidInput(
@@ -130,8 +134,11 @@ class Registrations:
                 code="plan_not_self_service",
             )
         check_password_policy(password, email=email)
+        async with self._d.mail_transaction() as session:
+            await self._d.count_hashing(session, client)
+            await self._d.check_mailing(session, email, client)
         password_hash = await self._d.passwords.hash(password)
-        async with self._d.db.transaction() as session:
+        async with self._d.mail_transaction() as session:
             now = self._d.clock.now()
             claim = None
             if key is not None:
@@ -140,7 +147,7 @@ class Registrations:
                 )
                 if isinstance(claim, StoredResponse):
                     return claim
-            await self._d.count_mailing(session, email)
+            await self._d.count_mailing(session, email, client)
             user = await self._d.ensure_user(session, email=email, name=name)
             new_account = not user.email_verified
             if new_account:

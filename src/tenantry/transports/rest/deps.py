@@ -19,6 +19,7 @@ from tenantry.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from tenantry.domain.provider.admins import is_platform_admin
 from tenantry.errors import MalformedRequest, PermissionDenied, Unauthenticated
 from tenantry.transports.rest.client_ip import client_ip
+from tenantry.transports.rest.devices import presented_device
 
 TENANT_HEADER = "x-tenant-id"
 # The form the API writes ids in. `uuid.UUID` also takes braces, `urn:uuid:`, and hyphens
@@ -44,6 +45,7 @@ async def get_client(request: Request, container: ContainerDep) -> ClientInfo:
     return ClientInfo(
         ip=client_ip(peer, forwarded, container.settings.trusted_proxies),
         user_agent=request.headers.get("user-agent"),
+        device=presented_device(request, container.settings),
     )
 
 

@@ -16,6 +16,7 @@ from tenantry.domain.identity.addresses import normalize_email
 from tenantry.domain.identity.deps import TokenPair, email_key
 from tenantry.errors import DomainError, PermissionDenied, Throttled
 from tenantry.transports.rest.deps import ClientDep, ContainerDep
+from tenantry.transports.rest.devices import remember_device
 from tenantry.transports.rest.problems import status_for
 from tenantry.transports.web.destinations import HOME, NEXT_LIMIT, login_url, safe_next
 from tenantry.transports.web.render import WebRoute, page, redirect
@@ -103,6 +104,7 @@ async def signed_in_response(
     token = await container.web_sessions.open(refresh_token=pair.refresh_token)
     response = redirect(to)
     set_session_cookie(response, container, token)
+    remember_device(response, container.settings, pair)
     return response
 
 
@@ -182,12 +184,14 @@ async def sign_in_with_password(
 
 
 @router.post("/login/code")
-async def email_me_a_code(request: Request, container: ContainerDep, form: EntryForm) -> Response:
+async def email_me_a_code(
+    request: Request, container: ContainerDep, client: ClientDep, form: EntryForm
+) -> Response:
     email = normalized_email(field(form, "email", limit=EMAIL_LIMIT))
     if email is None:
         return redirect("/login")
     try:
-        await container.signup.request_email_code(email=email)
+        await container.signup.request_email_code(email=email, client=client)
     except Throttled as error:
         return throttled_page(
             request, container, error, "login_next.html", "Sign in", email, next_of(form)
@@ -247,12 +251,14 @@ async def forgot_page(request: Request, container: ContainerDep) -> Response:
 
 
 @router.post("/login/forgot")
-async def forgot(request: Request, container: ContainerDep, form: EntryForm) -> Response:
+async def forgot(
+    request: Request, container: ContainerDep, client: ClientDep, form: EntryForm
+) -> Response:
     email = field(form, "email", limit=EMAIL_LIMIT).strip()
     if not email:
         return redirect(login_url("/login/forgot", next_of(form)))
     try:
-        await container.recovery.forgot_password(email=email)
+        await container.recovery.forgot_password(email=email, client=client)
     except Throttled as error:
         return throttled_page(
             request, container, error, "forgot.html", "Reset your password", email, next_of(form)
@@ -268,13 +274,16 @@ async def forgot(request: Request, container: ContainerDep, form: EntryForm) -> 
 
 
 @router.post("/login/reset")
-async def reset(request: Request, container: ContainerDep, form: EntryForm) -> Response:
+async def reset(
+    request: Request, container: ContainerDep, client: ClientDep, form: EntryForm
+) -> Response:
     email = field(form, "email", limit=EMAIL_LIMIT)
     try:
         await container.recovery.reset_password(
             email=email,
             code=field(form, "code", limit=CODE_LIMIT).strip(),
             password=field(form, "password"),
+            client=client,
         )
     except DomainError as error:
         status, message = failure(error)

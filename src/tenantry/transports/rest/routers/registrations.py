@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from tenantry.domain.idempotency import StoredResponse
 from tenantry.domain.provider.registrations import RegistrationView, key_scope
-from tenantry.transports.rest.deps import ContainerDep
+from tenantry.transports.rest.deps import ClientDep, ContainerDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
@@ -24,10 +24,10 @@ router = PrefixedRouter(prefix="/v1/registrations", tags=["registrations"])
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RegistrationRead,
-    responses=problems(429),
+    responses=problems(429, 503),
 )
 async def register(
-    body: RegistrationCreate, container: ContainerDep, once: CreateOnceDep
+    body: RegistrationCreate, container: ContainerDep, once: CreateOnceDep, client: ClientDep
 ) -> Response:
     """Mails a code; `POST /v1/auth/confirm` with it completes the registration."""
     outcome = await container.registrations.register(
@@ -36,6 +36,7 @@ async def register(
         name=body.name,
         password=body.password,
         plan_id=body.plan,
+        client=client,
         key=once.key_claim(body, user_id=key_scope(body.email), answer=_body),
     )
     if isinstance(outcome, StoredResponse):
