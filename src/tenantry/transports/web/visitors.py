@@ -17,6 +17,7 @@ from tenantry.bootstrap import Container
 from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.web_sessions import WebIdentity
 from tenantry.errors import Unauthenticated
+from tenantry.transports.rest import cookies
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.web.destinations import back_here, login_url
 from tenantry.transports.web.render import page, redirect
@@ -50,14 +51,11 @@ class Visitor:
 
 
 def secure_cookies(container: Container) -> bool:
-    return container.settings.public_url.startswith("https://")
+    return cookies.secure_cookies(container.settings)
 
 
 def cookie_name(container: Container, name: str) -> str:
-    """`__Host-<name>` when the public URL is https: a browser keeps such a cookie only if it
-    is Secure, for Path=/ and without a Domain, so neither a plain-http page nor a subdomain
-    can plant or overwrite it (session fixation, CSRF nonce forcing)."""
-    return f"__Host-{name}" if secure_cookies(container) else name
+    return cookies.cookie_name(container.settings, name)
 
 
 def session_token(request: Request, container: Container) -> str | None:
