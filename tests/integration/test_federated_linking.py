@@ -200,7 +200,7 @@ async def test_the_holder_links_an_identity_then_its_tokens_act_as_them(
     listed = await client.get("/v1/me/identities", headers=bearer(local.access_token))
     assert [item["subject"] for item in listed.json()["items"]] == ["ext-user-1"]
     notice = await mailbox.wait_for("fed@example.com", count=2)
-    assert idp.issuer in notice.text and "wasn't you" in notice.text
+    assert idp.issuer in notice.text and "Wasn't you?" in notice.text
     assert len(mailbox.messages("fed@example.com")) == 2  # the code, then one notice
     assert await workspace_counts(container.db) == ONE_WORKSPACE
 

@@ -18,6 +18,7 @@ from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.federation import ExternalClaims, FederatedTokens
+from tenantry.domain.identity.notices import IDENTITY_LINKED
 from tenantry.errors import Conflict, DomainError, InvalidInput, PermissionDenied, Unauthenticated
 from tenantry.storage.models import ExternalIdentity, User
 from tenantry.storage.upsert import insert_on_conflict
@@ -161,11 +162,12 @@ class ExternalAccounts:
             data=data,
             now=now,
         )
-        self._d.mail.enqueue(
+        self._d.notices.send(
             session,
+            IDENTITY_LINKED,
             to=user.email,
-            template="identity_linked",
-            context={**data, "login_url": f"{self._d.public_url}/login"},
+            now=now,
+            detail=f"Service: {claims.issuer} (its account {claims.subject})",
         )
 
     async def identities(self, *, user_id: uuid.UUID) -> list[LinkedIdentity]:

@@ -37,6 +37,11 @@ PASSWORD_RESET = NoticeKind(
     "Your password was reset with a code mailed to this address; every session of your "
     "account was signed out.",
 )
+IDENTITY_LINKED = NoticeKind(
+    "A sign-in service was linked to your account",
+    "An account of another sign-in service was linked to your account from a signed-in "
+    "session: its sign-ins now act as you.",
+)
 NEW_DEVICE = NoticeKind(
     "New sign-in to your account",
     "Your account was signed in to from a device or network it had not been signed in from.",
@@ -62,8 +67,10 @@ class SecurityNotices:
         to: str,
         now: datetime,
         client: ClientInfo | None = None,
+        detail: str = "",
     ) -> None:
-        """Queue a notice of `kind` to `to`, from `client`, else the request being served."""
+        """Queue a notice of `kind` to `to`, from `client`, else the request being served;
+        `detail` names what the kind leaves general."""
         origin = client or current_origin()
         self._mail.enqueue(
             session,
@@ -72,6 +79,7 @@ class SecurityNotices:
             context={
                 "headline": kind.headline,
                 "happened": kind.happened,
+                "detail": detail,
                 "when": now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                 "ip": origin.ip or "",
                 "user_agent": _shown(origin.user_agent),
