@@ -3,6 +3,8 @@ and a platform admin."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
@@ -16,6 +18,8 @@ from tests.support.api import (
     register,
     sign_in,
 )
+from tests.support.clock import ShiftableClock
+from tests.support.jwks_server import ExternalIssuer
 from tests.support.mailbox import Mailbox
 
 
@@ -47,3 +51,12 @@ async def operator(client: httpx.AsyncClient, container: Container) -> Account:
         container.identity, email=OPERATOR_EMAIL, password=OPERATOR_PASSWORD
     )
     return await sign_in(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
+
+
+@pytest.fixture
+def idp(clock: ShiftableClock) -> Iterator[ExternalIssuer]:
+    """A trusted external issuer's JWKS, served over real HTTP (test_federation*)."""
+    issuer = ExternalIssuer(clock=clock)
+    issuer.start()
+    yield issuer
+    issuer.stop()

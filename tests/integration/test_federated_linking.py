@@ -6,7 +6,7 @@ domains they vouch for. Against a real HTTP JWKS server and, for the takeover, a
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -35,14 +35,6 @@ from tests.support.server import running_server
 pytestmark = pytest.mark.integration
 
 Federated = tuple[Container, httpx.AsyncClient]
-
-
-@pytest.fixture
-def idp(clock: ShiftableClock) -> Iterator[ExternalIssuer]:
-    issuer = ExternalIssuer(clock=clock)
-    issuer.start()
-    yield issuer
-    issuer.stop()
 
 
 def trusted(idp: ExternalIssuer, allowed_domains: list[str] | None = None) -> TrustedIssuer:

@@ -35,14 +35,6 @@ MAX_AGE = federation.JWKS_MAX_AGE.total_seconds()
 
 
 @pytest.fixture
-def idp(clock: ShiftableClock) -> Iterator[ExternalIssuer]:
-    issuer = ExternalIssuer(clock=clock)
-    issuer.start()
-    yield issuer
-    issuer.stop()
-
-
-@pytest.fixture
 async def federated(
     settings: Settings, clock: ShiftableClock, idp: ExternalIssuer
 ) -> AsyncIterator[Federated]:
