@@ -63,6 +63,7 @@ class Deployment:
             # All the load comes from this one address: the per-address hashing allowance
             # would stop it (bench.flood measures what that allowance is for).
             "TENANTRY_CLIENT_HASH_LIMIT": "1000000000",
+            "TENANTRY_REGISTRATION_CLIENT_LIMIT": "1000000000",
         }
 
     def run(self, *args: str) -> str:

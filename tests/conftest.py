@@ -97,8 +97,9 @@ def settings(database_url: str, tmp_path: Path, smtp_server: SmtpServer) -> Sett
         master_key="test-master-key",
         argon2_memory_kib=8192,
         argon2_time_cost=1,
-        # Every test client is one address; the tests of this allowance set their own.
+        # Every test client is one address; the tests of these allowances set their own.
         client_hash_limit=100_000,
+        registration_client_limit=100_000,
     )
 
 

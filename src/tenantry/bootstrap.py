@@ -13,11 +13,12 @@ import httpx
 import structlog
 
 from tenantry.clock import Clock
-from tenantry.domain.accounts.invitations import Invitations
+from tenantry.domain.accounts.invitations import InvitationAllowance, Invitations
 from tenantry.domain.accounts.tenants import TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, get_profile
 from tenantry.domain.audit import purge_audit_entries
 from tenantry.domain.caching import CachedReader
+from tenantry.domain.data import experiments
 from tenantry.domain.data.collection import Collector, TokenBuckets
 from tenantry.domain.data.units import TenantData
 from tenantry.domain.detached import Detached
@@ -56,7 +57,7 @@ from tenantry.domain.provider.admin_users import AdminUsers
 from tenantry.domain.provider.hubspot import HubspotPayments
 from tenantry.domain.provider.plan_changes import PlanChanges
 from tenantry.domain.provider.provisioning import Provisioner
-from tenantry.domain.provider.registrations import Registrations
+from tenantry.domain.provider.registrations import RegistrationCaps, Registrations
 from tenantry.domain.provider.stores import TenantStores
 from tenantry.domain.sealing import finish_pending_rotation, load_or_create_hashing_key
 from tenantry.domain.webhooks.dispatcher import WebhookDispatcher
@@ -67,6 +68,7 @@ from tenantry.faults import Faults
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
 from tenantry.storage.migrate import upgrade_async
+from tenantry.storage.private_files import private_data_dir
 from tenantry.storage.silos import SiloStores
 
 log = structlog.get_logger("tenantry")
@@ -126,7 +128,7 @@ class Container:
         self.clock = clock or Clock()
         self.faults = Faults()
         self.plans = PlanCatalog.load(settings.plans_file)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(settings.data_dir)
         master_key = load_or_create_master_key(
             configured=settings.master_key, data_dir=settings.data_dir
         )
@@ -201,11 +203,22 @@ class Container:
         )
         self.recovery = RecoveryFlow(identity)
         self.invitations = Invitations(
+            db=self.db,
             mail=self.mail,
             hasher=self.invitation_hasher,
             clock=self.clock,
             public_url=settings.public_url,
             plans=self.plans,
+            allowance=InvitationAllowance(
+                per_recipient=LockoutPolicy(
+                    max_failures=settings.invitation_mail_limit,
+                    window=timedelta(seconds=settings.invitation_mail_window),
+                ),
+                per_tenant=LockoutPolicy(
+                    max_failures=settings.tenant_invitation_mail_limit,
+                    window=timedelta(seconds=settings.tenant_invitation_mail_window),
+                ),
+            ),
         )
         self.http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         federated = FederatedTokens(
@@ -223,13 +236,26 @@ class Container:
         self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
         self.plan_changes = PlanChanges(stores=self.stores, clock=self.clock, faults=self.faults)
         self.tenant_data = TenantData(stores=self.stores)
+        self.experiment_stores = experiments.Stores(
+            db=self.db, data=self.tenant_data, plans=self.plans
+        )
         self.collector = Collector(
             db=self.db,
             tenant_data=self.tenant_data,
+            plans=self.plans,
             limits=TokenBuckets(rate=settings.collect_rate, burst=settings.collect_burst),
         )
         self.registrations = Registrations(
-            identity=identity, plans=self.plans, provisioner=self.provisioner
+            identity=identity,
+            plans=self.plans,
+            provisioner=self.provisioner,
+            caps=RegistrationCaps(
+                open_per_address=settings.registration_open_limit,
+                per_client=LockoutPolicy(
+                    max_failures=settings.registration_client_limit,
+                    window=timedelta(seconds=settings.registration_client_window),
+                ),
+            ),
         )
         self.signup = SignUpFlow(identity, on_confirmed=self.registrations.complete_pending)
         self.admin_tenants = AdminTenants(
@@ -249,7 +275,7 @@ class Container:
             clock=self.clock,
         )
         self.webhook_endpoints = WebhookEndpoints(
-            box=self.box, allow_private=settings.webhook_allow_private
+            box=self.box, allow_private=settings.webhook_allow_private, plans=self.plans
         )
         self.webhook_http = new_http_client()
         self.webhook_dispatcher = WebhookDispatcher(
@@ -257,6 +283,7 @@ class Container:
             box=self.box,
             sender=WebhookSender(self.webhook_http, allow_private=settings.webhook_allow_private),
             clock=self.clock,
+            plans=self.plans,
         )
         self.profiles: CachedReader[uuid.UUID, Profile] = CachedReader(self.db, get_profile)
         self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(

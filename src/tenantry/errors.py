@@ -13,6 +13,9 @@ class DomainError(Exception):
     def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Machine-readable details beside `detail`, sent as problem members (REST) and
+        # extensions (GraphQL).
+        self.extra: dict[str, str] = {}
         if code is not None:
             self.code = code
 

@@ -122,6 +122,37 @@ class Settings(BaseSettings):
         "the guesses at an address's codes",
     )
     address_mail_window: int = Field(default=3600, ge=1, description="seconds")
+    invitation_mail_limit: int = Field(
+        default=5,
+        ge=1,
+        description="invitation mails (creations and resends, from every tenant) one address "
+        "may be sent per invitation_mail_window",
+    )
+    invitation_mail_window: int = Field(default=3600, ge=1, description="seconds")
+    tenant_invitation_mail_limit: int = Field(
+        default=200,
+        ge=1,
+        description="invitation mails (creations and resends) one tenant may send per "
+        "tenant_invitation_mail_window",
+    )
+    tenant_invitation_mail_window: int = Field(default=3600, ge=1, description="seconds")
+    registration_open_limit: int = Field(
+        default=3,
+        ge=1,
+        description="self-service registrations one address may have waiting for its code",
+    )
+    registration_client_limit: int = Field(
+        default=10,
+        ge=1,
+        description="self-service registrations one client address may start per "
+        "registration_client_window",
+    )
+    registration_client_window: int = Field(
+        default=86_400,
+        ge=1,
+        description="seconds; as long as a registration waits for its code, so that the "
+        "limit caps the open ones",
+    )
     plans_file: Path | None = Field(default=None, description="a plan catalog replacing plans.toml")
     collect_rate: float = Field(
         default=50.0, gt=0, description="POST /v1/collect events/s per client key and process"
@@ -206,5 +237,12 @@ class Settings(BaseSettings):
     @property
     def throttle_window(self) -> timedelta:
         """The longest allowance window: a counter row may go once this has passed."""
-        windows = (self.login_failure_window, self.address_mail_window, self.client_hash_window)
+        windows = (
+            self.login_failure_window,
+            self.address_mail_window,
+            self.client_hash_window,
+            self.invitation_mail_window,
+            self.tenant_invitation_mail_window,
+            self.registration_client_window,
+        )
         return timedelta(seconds=max(windows))

@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tenantry.bootstrap import Container
 from tenantry.domain.audit import purge_audit_entries, record_audit, scrub
 from tenantry.settings import Settings
-from tenantry.storage.models import AuditEntry, User
+from tenantry.storage.models import AuditEntry, Tenant, User
 from tenantry.transports.rest.app import create_app
 from tests.integration.test_route_inventory import api_routes
 from tests.support.api import (
@@ -40,6 +40,7 @@ from tests.support.api import (
 )
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
+from tests.support.plans import override_features, put_on_plan
 from tests.support.routes import Org, Route, all_pages, assert_guarded, assert_problem, make_org
 
 pytestmark = pytest.mark.integration
@@ -132,7 +133,18 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def org(client: httpx.AsyncClient, mailbox: Mailbox, container: Container) -> Org:
-    return await make_org(client, mailbox, container)
+    """An organization on Standard, the cheapest plan with the audit log."""
+    made = await make_org(client, mailbox, container)
+    await with_audit_log(container, made.tenant_id)
+    return made
+
+
+async def with_audit_log(container: Container, tenant_id: str) -> None:
+    """Put the tenant on Standard behind the API's back: its audit trail holds no plan change."""
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(Tenant).where(Tenant.id == uuid.UUID(tenant_id)).values(plan="standard")
+        )
 
 
 async def entries_of(container: Container, request_id: str) -> list[AuditEntry]:
@@ -819,9 +831,10 @@ async def proxied_client(
 
 
 async def test_a_trusted_proxy_names_the_client_ip(
-    proxied_client: httpx.AsyncClient, mailbox: Mailbox
+    proxied_client: httpx.AsyncClient, mailbox: Mailbox, container: Container
 ) -> None:
     ann = await register(proxied_client, mailbox, "ann@example.com")
+    await with_audit_log(container, ann.tenant_id)
     headers = {**ann.headers(), "X-Forwarded-For": "198.51.100.7, 127.0.0.2"}
     changed = await proxied_client.patch("/v1/tenant", headers=headers, json={"name": "Ann Co"})
     assert changed.status_code == 200, changed.text
@@ -1020,3 +1033,34 @@ async def test_the_purge_deletes_in_batches(container: Container) -> None:
     assert deleted == 5
     [kept] = await all_entries(container)
     assert kept.created_at == now - timedelta(days=10)
+
+
+async def test_the_log_is_read_only_on_a_plan_with_it_and_kept_through_a_downgrade(
+    client: httpx.AsyncClient, mailbox: Mailbox, operator: Account
+) -> None:
+    """Free and Basic lack `audit_log`: 403 naming the feature and Standard. Entries are
+    written whatever the plan, so an upgrade shows what happened before it; an override
+    switches the feature on or off from the next request."""
+    ann = await register(client, mailbox, "ann@example.com")
+    renamed = await client.patch("/v1/tenant", headers=ann.headers(), json={"name": "On Free"})
+    assert renamed.status_code == 200
+    refused = await client.get(AUDIT_LOG, headers=ann.headers())
+    assert_problem(refused, 403, "feature_not_in_plan")
+    assert (refused.json()["feature"], refused.json()["required_plan"]) == ("audit_log", "standard")
+    assert "Standard" in refused.json()["detail"]
+
+    await override_features(client, operator, ann.tenant_id, audit_log=True)
+    shown = await client.get(AUDIT_LOG, headers=ann.headers(), params={"action": "tenant.updated"})
+    assert shown.status_code == 200, shown.text
+    assert {"name": "On Free"} in [item["data"] for item in shown.json()["items"]]
+
+    await put_on_plan(client, operator, ann.tenant_id, "standard")
+    await override_features(client, operator, ann.tenant_id, audit_log=False)
+    off = await client.get(AUDIT_LOG, headers=ann.headers())
+    assert_problem(off, 403, "feature_not_in_plan")
+    assert "switched off" in off.json()["detail"]
+
+    await override_features(client, operator, ann.tenant_id, audit_log=None)
+    assert (await client.get(AUDIT_LOG, headers=ann.headers())).status_code == 200
+    await put_on_plan(client, operator, ann.tenant_id, "basic")  # a downgrade
+    assert_problem(await client.get(AUDIT_LOG, headers=ann.headers()), 403, "feature_not_in_plan")

@@ -18,6 +18,12 @@ pytestmark = pytest.mark.integration
 LOOPS = 25  # bench/eviction.py runs 1,000
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Every loop mails the member an invitation: more than the allowance per address."""
+    return settings.model_copy(update={"invitation_mail_limit": LOOPS})
+
+
 @pytest.mark.catalogue(23)
 async def test_eviction_through_one_worker_is_enforced_by_the_other(
     container: Container, settings: Settings, mailbox: Mailbox

@@ -19,6 +19,7 @@ from tenantry.storage.tenant_models import CollectedEvent, Experiment, Experimen
 from tests.support.api import Account, register
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
+from tests.support.plans import override_features
 from tests.support.routes import (
     Route,
     all_pages,
@@ -341,3 +342,41 @@ async def test_an_idempotency_key_creates_one_experiment(
     assert_problem(other, 409, "idempotency_key_reused")
     names = [item["name"] for item in await items(client, headers, path)]
     assert sorted(names) == ["Checkout button", "Pricing page"]
+
+
+async def test_an_override_stops_creating_and_deploying_but_keeps_what_exists(
+    client: httpx.AsyncClient, account: Account, operator: Account
+) -> None:
+    """Every shipped plan has `experiments`; a platform admin's "always off" stops new
+    experiments, deploys and experiment events from the next request; reading them stays."""
+    headers = account.headers()
+    lab = await lab_of(client, headers)
+    assert (await deploy(client, headers, lab, lab.development)).status_code == 200
+    [development] = [
+        env
+        for env in await items(client, headers, f"/v1/projects/{lab.project}/environments")
+        if env["id"] == lab.development
+    ]
+    key = {"X-Client-Key": development["client_key"]}
+    event = {"type": "click", "data": {}, "experiment_id": lab.experiment}
+    assert (await client.post("/v1/collect", json=event, headers=key)).status_code == 202
+
+    await override_features(client, operator, account.tenant_id, experiments=False)
+
+    refusals = [
+        await client.post(lab.path(EXPERIMENTS), headers=headers, json={"name": "New"}),
+        await deploy(client, headers, lab, lab.production),
+        await client.post("/v1/collect", json=event, headers=key),
+    ]
+    for refused in refusals:
+        assert_problem(refused, 403, "feature_not_in_plan")
+        assert refused.json()["feature"] == "experiments"
+        assert "switched off" in refused.json()["detail"]
+    plain = await client.post("/v1/collect", json={"type": "click", "data": {}}, headers=key)
+    assert plain.status_code == 202, plain.text  # events outside experiments need no feature
+    listed = await items(client, headers, lab.path(EXPERIMENTS))
+    assert [e["id"] for e in listed] == [lab.experiment]
+    assert (await client.get(lab.path(EXPERIMENT), headers=headers)).status_code == 200
+
+    await override_features(client, operator, account.tenant_id, experiments=None)
+    assert (await deploy(client, headers, lab, lab.production)).status_code == 200

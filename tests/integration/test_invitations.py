@@ -12,11 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tenantry.bootstrap import Container
 from tenantry.settings import Settings
-from tenantry.storage.models import DomainEvent, Invitation, Membership
+from tenantry.storage.models import AuditEntry, DomainEvent, Invitation, Membership
+from tests.integration.test_web_sessions import csrf_of, web_sign_in
 from tests.support.api import (
     Account,
     bearer,
@@ -44,6 +45,12 @@ ROUTES = [
 ]
 
 DAY = 24 * 3600
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The test settings, with the changes a test passes by indirect parametrization."""
+    return settings.model_copy(update=getattr(request, "param", {}))
 
 
 async def invite(
@@ -585,3 +592,378 @@ async def test_parallel_accepts_create_one_membership(
     }
     joined = Membership.tenant_id == uuid.UUID(acme), Membership.user_id == uuid.UUID(bob.user_id)
     assert await count_rows(container.db, Membership, *joined) == 1
+
+
+# --- the mail allowance (issue 18 item 6) ---------------------------------------------------
+
+
+def assert_too_many_emails(response: httpx.Response, window: int) -> None:
+    assert_problem(response, 429, "too_many_emails")
+    assert 0 < int(response.headers["Retry-After"]) <= window
+
+
+# windows within the access tokens' 15 minutes, so that the clock can pass them
+@pytest.mark.parametrize("settings", [{"invitation_mail_window": 600}], indirect=True)
+async def test_resends_stop_at_the_address_allowance(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    clock: ShiftableClock,
+    ann: Account,
+    bob: Account,
+    acme: str,
+) -> None:
+    limit, window = (
+        container.settings.invitation_mail_limit,
+        container.settings.invitation_mail_window,
+    )
+    body, first = await invited(client, mailbox, ann, acme, "bob@example.com")
+    for _ in range(limit - 1):
+        assert (await resend(client, mailbox, ann, acme, body)).status_code == 202
+    last = invitation_tokens(mailbox, "bob@example.com")[-1]
+    before = (await listed(client, ann, acme))[body["id"]]
+
+    assert_too_many_emails(await resend(client, mailbox, ann, acme, body), window)
+
+    await asyncio.sleep(0.5)  # the mail worker has had its chance to send one more
+    assert len(invitation_tokens(mailbox, "bob@example.com")) == limit
+    assert (await listed(client, ann, acme))[body["id"]] == before  # no new expiry
+    resent = DomainEvent.type == "invitation.resent"
+    assert await count_rows(container.db, DomainEvent, resent) == limit - 1
+    clock.advance(window + 1)
+    assert (await resend(client, mailbox, ann, acme, body)).status_code == 202
+    assert_problem(await accept(client, bob, last), 404, "invitation_not_found")
+    assert first != last
+
+
+async def test_the_address_allowance_spans_tenants(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    bob: Account,
+    acme: str,
+) -> None:
+    """Many tenants (anyone may create one) cannot flood one address together."""
+    body, _ = await invited(client, mailbox, ann, acme, "carol@example.com")
+    for _ in range(container.settings.invitation_mail_limit - 1):
+        assert (await resend(client, mailbox, ann, acme, body)).status_code == 202
+
+    refused = await invite(client, mailbox, bob, bob.tenant_id, "Carol@example.com")
+
+    assert_too_many_emails(refused, container.settings.invitation_mail_window)
+    assert "carol@example.com" not in {
+        i["email"] for i in (await listed(client, bob, bob.tenant_id)).values()
+    }
+    assert (
+        await invite(client, mailbox, bob, bob.tenant_id, "dave@example.com")
+    ).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"tenant_invitation_mail_limit": 3, "tenant_invitation_mail_window": 600}],
+    indirect=True,
+)
+async def test_a_tenant_stops_at_its_allowance(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    clock: ShiftableClock,
+    ann: Account,
+    bob: Account,
+    acme: str,
+) -> None:
+    window = container.settings.tenant_invitation_mail_window
+    first, _ = await invited(client, mailbox, ann, acme, "guest1@example.com")
+    await invited(client, mailbox, ann, acme, "guest2@example.com")
+    assert (await resend(client, mailbox, ann, acme, first)).status_code == 202
+
+    assert_too_many_emails(await invite(client, mailbox, ann, acme, "guest3@example.com"), window)
+    assert_too_many_emails(await resend(client, mailbox, ann, acme, first), window)
+
+    assert len(await listed(client, ann, acme)) == 2
+    assert (
+        await invite(client, mailbox, bob, bob.tenant_id, "guest3@example.com")
+    ).status_code == 201
+    clock.advance(window + 1)
+    assert (await invite(client, mailbox, ann, acme, "guest3@example.com")).status_code == 201
+
+
+async def test_parallel_resends_are_counted_exactly(
+    client: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    acme: str,
+) -> None:
+    limit = container.settings.invitation_mail_limit
+    body, _ = await invited(client, mailbox, ann, acme, "bob@example.com")
+    path = f"/v1/invitations/{body['id']}/resend"
+
+    responses = await asyncio.gather(
+        *(http.post(path, headers=ann.headers(acme)) for _ in range(12))
+    )
+
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {202: limit - 1, 429: 12 - (limit - 1)}, statuses
+    assert {r.json()["code"] for r in responses if r.status_code == 429} == {"too_many_emails"}
+    await mailbox.wait_for("bob@example.com", count=limit)
+    await asyncio.sleep(0.5)  # the mail workers have had their chance to send more
+    assert len(invitation_tokens(mailbox, "bob@example.com")) == limit
+    resent = DomainEvent.type == "invitation.resent"
+    assert await count_rows(container.db, DomainEvent, resent) == limit - 1
+
+
+async def test_graphql_create_invitation_is_throttled_alike(
+    client: httpx.AsyncClient, mailbox: Mailbox, container: Container, ann: Account, acme: str
+) -> None:
+    body, _ = await invited(client, mailbox, ann, acme, "bob@example.com")
+    for _ in range(container.settings.invitation_mail_limit - 1):
+        assert (await resend(client, mailbox, ann, acme, body)).status_code == 202
+    await client.delete(f"/v1/invitations/{body['id']}", headers=ann.headers(acme))
+    query = 'mutation { createInvitation(email: "bob@example.com", role: VIEWER) { id } }'
+
+    answer = await client.post("/graphql", headers=ann.headers(acme), json={"query": query})
+
+    assert answer.status_code == 200
+    [error] = answer.json()["errors"]
+    assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
+    assert error["extensions"]["reason"] == "too_many_emails"
+    assert 0 < error["extensions"]["retryAfter"] <= container.settings.invitation_mail_window
+
+
+async def test_the_people_page_says_when_to_try_again(
+    client: httpx.AsyncClient, mailbox: Mailbox, container: Container, ann: Account, acme: str
+) -> None:
+    body, _ = await invited(client, mailbox, ann, acme, "bob@example.com")
+    for _ in range(container.settings.invitation_mail_limit - 1):
+        assert (await resend(client, mailbox, ann, acme, body)).status_code == 202
+    csrf = await web_sign_in(client, ann)
+    people = f"/app/t/{acme}"
+
+    resent = await client.post(
+        f"{people}/invitations/{body['id']}/resend", data={"csrf_token": csrf}
+    )
+    csrf = csrf_of(resent.text)
+    await client.delete(f"/v1/invitations/{body['id']}", headers=ann.headers(acme))
+    invited_again = await client.post(
+        f"{people}/invitations",
+        data={"csrf_token": csrf, "emails": "bob@example.com", "role": "viewer"},
+    )
+
+    for refused in (resent, invited_again):
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("text/html")
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "Too many attempts. Try again in 60 minutes." in refused.text
+
+
+# --- an invitation is only as good as its inviter (issue 18 item 9) -------------------------
+
+
+async def statuses(client: httpx.AsyncClient, owner: Account, tenant_id: str) -> dict[str, str]:
+    """Each invitation's status by address."""
+    return {i["email"]: i["status"] for i in (await listed(client, owner, tenant_id)).values()}
+
+
+async def revocations(container: Container) -> tuple[int, int]:
+    """How many `invitation.revoked` events and audit entries there are."""
+    events = await count_rows(container.db, DomainEvent, DomainEvent.type == "invitation.revoked")
+    audited = await count_rows(container.db, AuditEntry, AuditEntry.action == "invitation.revoked")
+    return events, audited
+
+
+@pytest.mark.parametrize("leaving", [False, True], ids=["evicted", "left"])
+async def test_an_inviter_who_goes_takes_their_invitations(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    bob: Account,
+    carol: Account,
+    acme: str,
+    leaving: bool,
+) -> None:
+    await invite_and_join(client, mailbox, ann, bob, acme, "admin")
+    _, token = await invited(client, mailbox, bob, acme, "carol@example.com", "editor")
+    await invited(client, mailbox, bob, acme, "dave@example.com", "admin")
+    await invited(client, mailbox, ann, acme, "erin@example.com", "viewer")
+
+    gone = await client.delete(
+        f"/v1/members/{bob.user_id}", headers=(bob if leaving else ann).headers(acme)
+    )
+
+    assert gone.status_code == 204, gone.text
+    assert_problem(await accept(client, carol, token), 409, "invitation_revoked")
+    assert_problem(
+        await client.get("/v1/members", headers=carol.headers(acme)), 403, "tenant_access_denied"
+    )
+    assert await statuses(client, ann, acme) == {
+        "bob@example.com": "accepted",
+        "carol@example.com": "revoked",
+        "dave@example.com": "revoked",
+        "erin@example.com": "pending",
+    }
+    assert (await preview(client, token)).json()["status"] == "revoked"
+    assert await revocations(container) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("inviter", "demoted", "kept"),
+    [
+        ("admin", "editor", set()),
+        ("admin", "viewer", set()),
+        ("owner", "admin", {"admin", "editor"}),
+        ("owner", "editor", set()),
+    ],
+)
+async def test_a_demoted_inviter_keeps_only_what_they_may_still_grant(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    bob: Account,
+    carol: Account,
+    acme: str,
+    inviter: str,
+    demoted: str,
+    kept: set[str],
+) -> None:
+    await invite_and_join(client, mailbox, ann, bob, acme, inviter)
+    invitees = {
+        "owner": "carol@example.com",
+        "admin": "dave@example.com",
+        "editor": "erin@example.com",
+    }
+    tokens = {
+        role: (await invited(client, mailbox, bob, acme, email, role))[1]
+        for role, email in invitees.items()
+        if role != "owner" or inviter == "owner"
+    }
+
+    changed = await client.patch(
+        f"/v1/members/{bob.user_id}", headers=ann.headers(acme), json={"role": demoted}
+    )
+
+    assert changed.status_code == 200, changed.text
+    expected = {invitees[role]: "pending" if role in kept else "revoked" for role in tokens}
+    assert await statuses(client, ann, acme) == {"bob@example.com": "accepted", **expected}
+    revoked = len(tokens) - len(kept)
+    assert await revocations(container) == (revoked, revoked)
+    owner_invitation = tokens.get("owner")
+    if owner_invitation is not None:
+        assert_problem(await accept(client, carol, owner_invitation), 409, "invitation_revoked")
+
+
+async def test_a_promotion_or_an_unchanged_role_revokes_nothing(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    bob: Account,
+    carol: Account,
+    acme: str,
+) -> None:
+    await invite_and_join(client, mailbox, ann, bob, acme, "admin")
+    _, token = await invited(client, mailbox, bob, acme, "carol@example.com", "admin")
+
+    for role in ("owner", "admin"):
+        changed = await client.patch(
+            f"/v1/members/{bob.user_id}", headers=ann.headers(acme), json={"role": role}
+        )
+        assert changed.status_code == 200, changed.text
+
+    assert await revocations(container) == (0, 0)
+    assert (await accept(client, carol, token)).json() == {"tenant_id": acme, "role": "admin"}
+
+
+async def test_accepting_checks_the_inviter_again(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    bob: Account,
+    carol: Account,
+    acme: str,
+) -> None:
+    """Invitations sent before revocation on eviction existed, or whose inviter lost the
+    role some other way, are refused at acceptance and revoked."""
+    await invite_and_join(client, mailbox, ann, bob, acme, "admin")
+    _, token = await invited(client, mailbox, bob, acme, "carol@example.com", "admin")
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(Membership)
+            .where(Membership.user_id == uuid.UUID(bob.user_id))
+            .values(role="editor")
+        )
+
+    assert_problem(await accept(client, carol, token), 409, "invitation_revoked")
+
+    assert (await statuses(client, ann, acme))["carol@example.com"] == "revoked"
+    assert await revocations(container) == (1, 1)
+    assert_problem(
+        await client.get("/v1/members", headers=carol.headers(acme)), 403, "tenant_access_denied"
+    )
+
+
+async def test_a_disabled_inviters_invitations_are_not_admitted(
+    client: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    operator: Account,
+    ann: Account,
+    bob: Account,
+    carol: Account,
+    acme: str,
+) -> None:
+    await invite_and_join(client, mailbox, ann, bob, acme, "admin")
+    _, token = await invited(client, mailbox, bob, acme, "carol@example.com", "editor")
+    disabled = await client.post(
+        f"/v1/admin/users/{bob.user_id}/disable", headers=bearer(operator.access_token)
+    )
+    assert disabled.status_code == 204, disabled.text
+    assert (await statuses(client, ann, acme))["carol@example.com"] == "pending"
+
+    assert_problem(await accept(client, carol, token), 409, "invitation_revoked")
+
+    assert (await statuses(client, ann, acme))["carol@example.com"] == "revoked"
+
+
+@pytest.mark.parametrize("settings", [{"invitation_mail_limit": 100}], indirect=True)
+async def test_an_eviction_raced_by_an_acceptance(
+    client: httpx.AsyncClient,
+    http: httpx.AsyncClient,
+    mailbox: Mailbox,
+    container: Container,
+    ann: Account,
+    bob: Account,
+    carol: Account,
+    acme: str,
+) -> None:
+    """Both take the tenant lock: the acceptance either commits first, while its inviter is
+    still a member, or finds the invitation revoked. Never a membership after the eviction."""
+    outcomes: Counter[int] = Counter()
+    for _ in range(6):
+        await add_member(container, tenant_id=acme, user_id=bob.user_id, role="admin")
+        _, token = await invited(client, mailbox, bob, acme, "carol@example.com", "viewer")
+
+        evicted, accepted = await asyncio.gather(
+            http.delete(f"/v1/members/{bob.user_id}", headers=ann.headers(acme)),
+            accept(http, carol, token),
+        )
+
+        assert evicted.status_code == 204, evicted.text
+        outcomes[accepted.status_code] += 1
+        members = await client.get("/v1/members", headers=ann.headers(acme))
+        emails = {m["email"] for m in members.json()["items"]}
+        status = (await statuses(client, ann, acme))["carol@example.com"]
+        if accepted.status_code == 200:
+            assert (status, "carol@example.com" in emails) == ("accepted", True)
+            removed = await client.delete(f"/v1/members/{carol.user_id}", headers=ann.headers(acme))
+            assert removed.status_code == 204
+        else:
+            assert_problem(accepted, 409, "invitation_revoked")
+            assert (status, "carol@example.com" in emails) == ("revoked", False)
+    assert set(outcomes) <= {200, 409}

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from tenantry.bootstrap import Container
+from tenantry.settings import Settings
 from tenantry.storage.models import DomainEvent, Membership, Registration, Tenant
+from tenantry.transports.rest.app import create_app
 from tests.support.api import PASSWORD, Account, bearer
 from tests.support.clock import ShiftableClock
 from tests.support.counts import count_rows
@@ -21,6 +26,25 @@ from tests.support.silos import postgres_silos, silo_present
 
 pytestmark = pytest.mark.integration
 EMAIL = "founder@example.com"
+# The shipped catalog opens no silo plan to self-service; a deployment may open one.
+DEDICATED = """
+[plans.dedicated]
+name = "Dedicated"
+self_service = true
+isolation = "silo"
+monthly_price_cents = 19900
+features = { webhooks = true, audit_log = true, sso = false, experiments = true }
+limits = {}
+"""
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The shipped catalog plus a self-service silo plan, `dedicated`."""
+    catalog = tmp_path / "plans.toml"
+    shipped = resources.files("tenantry.domain.plans").joinpath("plans.toml").read_text()
+    catalog.write_text(shipped + DEDICATED)
+    return settings.model_copy(update={"plans_file": catalog})
 
 
 def registration(plan: str, *, email: str = EMAIL, tenant_name: str = "Globex") -> dict[str, Any]:
@@ -58,7 +82,7 @@ async def status_of(client: httpx.AsyncClient, registration_id: str) -> dict[str
     return body
 
 
-@pytest.mark.parametrize(("plan", "isolation"), [("basic", "pool"), ("premium", "silo")])
+@pytest.mark.parametrize(("plan", "isolation"), [("basic", "pool"), ("dedicated", "silo")])
 async def test_confirmation_completes_the_registration(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox, plan: str, isolation: str
 ) -> None:
@@ -95,9 +119,10 @@ async def test_the_password_given_at_registration_signs_the_new_owner_in(
 async def test_plans_closed_to_self_service_and_unknown_plans_are_refused(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox
 ) -> None:
-    closed = await client.post("/v1/registrations", json=registration("platinum"))
-    assert closed.status_code == 422
-    assert closed.json()["code"] == "plan_not_self_service"
+    for paid in ("standard", "premium", "platinum"):  # a platform admin's or HubSpot's
+        closed = await client.post("/v1/registrations", json=registration(paid))
+        assert closed.status_code == 422
+        assert closed.json()["code"] == "plan_not_self_service"
     unknown = await client.post("/v1/registrations", json=registration("gold"))
     assert unknown.status_code == 422
     assert unknown.json()["code"] == "unknown_plan"
@@ -131,7 +156,7 @@ async def test_an_existing_account_registers_with_its_code_and_keeps_its_passwor
     assert taken.status_code == 401
 
 
-@pytest.mark.parametrize("plan", ["basic", "premium"])
+@pytest.mark.parametrize("plan", ["basic", "dedicated"])
 @pytest.mark.parametrize("step", ["reserve", "store", "activate"])
 async def test_a_failing_step_is_compensated_and_reported(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox, step: str, plan: str
@@ -160,7 +185,7 @@ async def test_a_failing_step_is_compensated_and_reported(
 async def test_raced_completions_provision_one_tenant(
     client: httpx.AsyncClient, container: Container, mailbox: Mailbox, ann: Account
 ) -> None:
-    started = await start(client, registration("premium", email=ann.email))
+    started = await start(client, registration("dedicated", email=ann.email))
     user_id = uuid.UUID(ann.user_id)
 
     await asyncio.gather(*(container.registrations.complete_pending(user_id) for _ in range(4)))
@@ -228,7 +253,7 @@ async def test_a_keyed_registration_registers_once_and_replays_its_answer(
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    other = await client.post("/v1/registrations", headers=keyed, json={**body, "plan": "premium"})
+    other = await client.post("/v1/registrations", headers=keyed, json={**body, "plan": "free"})
     assert other.status_code == 409, other.text
     assert other.json()["code"] == "idempotency_key_reused"
     assert await count_rows(container.db, Registration) == 1
@@ -241,3 +266,75 @@ async def test_a_keyed_registration_registers_once_and_replays_its_answer(
     assert theirs.status_code == 202, theirs.text
     assert "Idempotent-Replayed" not in theirs.headers
     assert theirs.json()["id"] != first.json()["id"]
+
+
+# --- caps on open registrations (issue 18 item 3) ----------------------------------------------
+
+CLIENT_LIMIT = 4
+
+
+@pytest.fixture
+async def capped(
+    settings: Settings, clock: ShiftableClock
+) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+    """Clients from addresses of their choosing, on a server letting one client address start
+    CLIENT_LIMIT registrations a day (and one email address keep 3 open: the default)."""
+    changes = {"registration_client_limit": CLIENT_LIMIT}
+    container = Container(settings.model_copy(update=changes), clock=clock)
+    await container.start(migrate=False)
+    app = create_app(container)
+    opened: list[httpx.AsyncClient] = []
+
+    def client_from(ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 4000))
+        opened.append(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
+        return opened[-1]
+
+    yield client_from
+    for client in opened:
+        await client.aclose()
+    await container.stop()
+
+
+def _refusals(answers: list[httpx.Response]) -> list[httpx.Response]:
+    assert {answer.status_code for answer in answers} <= {202, 429}, [a.text for a in answers]
+    return [answer for answer in answers if answer.status_code == 429]
+
+
+async def test_one_address_keeps_at_most_three_registrations_open(
+    capped: Callable[[str], httpx.AsyncClient],
+    container: Container,
+    mailbox: Mailbox,
+    clock: ShiftableClock,
+) -> None:
+    client = capped("198.51.100.7")
+    bodies = [registration("basic", tenant_name=f"Globex {n}") for n in range(5)]
+    answers = await asyncio.gather(*(client.post("/v1/registrations", json=b) for b in bodies))
+
+    refused = _refusals(list(answers))
+    assert len(refused) == 2
+    assert {answer.json()["code"] for answer in refused} == {"too_many_registrations"}
+    assert 0 < int(refused[0].headers["Retry-After"]) <= 24 * 3600 + 1  # the oldest expires
+    assert await count_rows(container.db, Registration) == 3
+    another = capped("198.51.100.8")  # the cap is the address's, whoever asks
+    again = await another.post("/v1/registrations", json=registration("basic"))
+    assert (again.status_code, again.json()["code"]) == (429, "too_many_registrations")
+    assert await count_rows(container.db, Registration) == 3
+
+    clock.advance(24 * 3600 + 1)  # the open ones expire
+    await start(another, registration("free"))
+
+
+async def test_one_client_address_starts_a_bounded_number_of_registrations(
+    capped: Callable[[str], httpx.AsyncClient], container: Container
+) -> None:
+    flooder = capped("203.0.113.9")
+    bodies = [registration("free", email=f"r{n}@example.com") for n in range(CLIENT_LIMIT + 2)]
+    answers = await asyncio.gather(*(flooder.post("/v1/registrations", json=b) for b in bodies))
+
+    refused = _refusals(list(answers))
+    assert len(refused) == 2
+    assert refused[0].json()["code"] == "too_many_registrations"
+    assert 0 < int(refused[0].headers["Retry-After"]) <= 24 * 3600 + 1
+    assert await count_rows(container.db, Registration) == CLIENT_LIMIT
+    await start(capped("198.51.100.4"), registration("free", email="other@example.com"))

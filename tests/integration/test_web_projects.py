@@ -14,9 +14,11 @@ import httpx
 import pytest
 
 from tenantry.settings import Settings
-from tests.support.api import create_organization, invite_and_join, register
+from tests.integration.test_web_admin import OPERATOR, OPERATOR_PASSWORD, make_operator
+from tests.support.api import create_organization, invite_and_join, register, sign_in
 from tests.support.browser import chromium, password_sign_in, screenshot, session_cookie
 from tests.support.mailbox import Mailbox
+from tests.support.plans import override_features
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.integration
@@ -196,3 +198,35 @@ async def forged_posts(
         for path in (rotate, f"/app/t/{org}/projects", "/app/organizations"):
             forged = await http.post(path, data={"name": "Evil", "confirm": "yes"})
             assert forged.status_code == 403 and "Request refused" in forged.text, path
+
+
+async def test_pages_say_when_the_plan_or_an_override_leaves_experiments_out(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    """Switched off by a platform admin, experiments are no longer offered on the project
+    and getting-started pages, which say why; the experiments made before stay listed."""
+    with running_server(settings) as base:
+        async with httpx.AsyncClient(base_url=base) as api:
+            owner = await register(api, mailbox, "olga@example.com", name="Olga")
+            headers = owner.headers()
+            created = await api.post("/v1/projects", headers=headers, json={"name": "Website"})
+            assert created.status_code == 201, created.text
+            project = created.json()["id"]
+            made = await api.post(
+                f"/v1/projects/{project}/experiments", headers=headers, json={"name": "Banner"}
+            )
+            assert made.status_code == 201, made.text
+            await make_operator(settings)
+            operator = await sign_in(api, OPERATOR, OPERATOR_PASSWORD)
+            await override_features(api, operator, owner.tenant_id, experiments=False)
+            refusal = "The platform operator switched off experiments for this tenant."
+            async with chromium() as browser:
+                page = await (await browser.new_context()).new_page()
+                await password_sign_in(page, base, owner.email, owner.password)
+                await page.goto(f"{base}/app/t/{owner.tenant_id}/projects/{project}")
+                assert await page.locator("#experiments-not-in-plan").inner_text() == refusal
+                assert "Banner" in await page.locator("main").inner_text()
+                await page.goto(f"{base}/app/t/{owner.tenant_id}/onboarding?step=project")
+                assert await page.locator("#experiments-not-in-plan").inner_text() == refusal
+                assert not await page.get_by_role("form", name="Or start an experiment").count()
+                await screenshot(page, "onboarding-experiments-off")

@@ -26,11 +26,12 @@ from tenantry.domain.webhooks.dispatcher import FAN_OUT_BATCH
 from tenantry.domain.webhooks.endpoints import EndpointScope
 from tenantry.domain.webhooks.sender import WebhookSender, new_http_client
 from tenantry.settings import Settings
-from tenantry.storage.models import WebhookDelivery, WebhookEndpoint
+from tenantry.storage.models import DomainEvent, WebhookDelivery, WebhookEndpoint
 from tenantry.transports.rest.app import create_app
 from tests.support.api import Account, bearer, register, sign_in
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
+from tests.support.plans import override_features, put_on_plan, register_on_plan
 from tests.support.receiver import Received, Receiver
 from tests.support.server import settings_environment
 from tests.support.tenancy import add_member
@@ -56,13 +57,18 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-async def ann(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "ann@example.com")
+async def ann(client: httpx.AsyncClient, mailbox: Mailbox, operator: Account) -> Account:
+    """Ann's workspace is on Basic, the cheapest plan with webhooks."""
+    account = await register(client, mailbox, "ann@example.com")
+    await put_on_plan(client, operator, account.tenant_id, "basic")
+    return account
 
 
 @pytest.fixture
-async def bob(client: httpx.AsyncClient, mailbox: Mailbox) -> Account:
-    return await register(client, mailbox, "bob@example.com")
+async def bob(client: httpx.AsyncClient, mailbox: Mailbox, operator: Account) -> Account:
+    account = await register(client, mailbox, "bob@example.com")
+    await put_on_plan(client, operator, account.tenant_id, "basic")
+    return account
 
 
 async def subscribe(
@@ -108,13 +114,14 @@ async def deliveries(
 
 
 async def settle(container: Container) -> None:
-    """Run the dispatcher until nothing is due, then wait out the attempts the background
-    dispatcher (which runs too; both are safe together) has in flight."""
+    """Run the dispatcher until nothing is due, then wait out the work the background
+    dispatcher (which runs too; both are safe together) has in flight: events it is fanning
+    out (skipped, locked, by ours on PostgreSQL) and attempts it has leased."""
     while True:
         if await container.webhook_dispatcher.run_once():
             continue
         async with container.db.read() as session:
-            in_flight = await session.scalar(
+            leased = await session.scalar(
                 select(func.count())
                 .select_from(WebhookDelivery)
                 .where(
@@ -122,7 +129,12 @@ async def settle(container: Container) -> None:
                     WebhookDelivery.lease_until > container.clock.now(),
                 )
             )
-        if not in_flight:
+            fanning_out = await session.scalar(
+                select(func.count())
+                .select_from(DomainEvent)
+                .where(DomainEvent.dispatched_at.is_(None))
+            )
+        if not leased and not fanning_out:
             return
         await asyncio.sleep(0.02)
 
@@ -508,8 +520,8 @@ EMBEDDED_PRIVATE = [
 async def test_private_and_metadata_targets_are_refused(
     guarded: tuple[Container, httpx.AsyncClient], mailbox: Mailbox, url: str
 ) -> None:
-    _container, client = guarded
-    owner = await register(client, mailbox, "guarded@example.com")
+    container, client = guarded
+    owner = await register_on_plan(container, client, mailbox, "guarded@example.com", "basic")
     response = await client.post(HOOKS, headers=owner.headers(), json={"url": url, "events": ["*"]})
     assert response.status_code == 422, (url, response.text)
     assert response.json()["code"] == "webhook_url_forbidden"
@@ -521,8 +533,8 @@ async def test_private_and_metadata_targets_are_refused(
 async def test_public_addresses_in_ipv6_forms_are_accepted(
     guarded: tuple[Container, httpx.AsyncClient], mailbox: Mailbox, address: str
 ) -> None:
-    _container, client = guarded
-    owner = await register(client, mailbox, "guarded@example.com")
+    container, client = guarded
+    owner = await register_on_plan(container, client, mailbox, "guarded@example.com", "basic")
     await subscribe(client, owner, f"http://[{address}]/hook")
 
 
@@ -572,8 +584,8 @@ async def dns(monkeypatch: pytest.MonkeyPatch) -> Dns:
 async def test_a_name_resolving_to_a_private_address_is_refused(
     guarded: tuple[Container, httpx.AsyncClient], mailbox: Mailbox, dns: Dns, addresses: list[str]
 ) -> None:
-    _container, client = guarded
-    owner = await register(client, mailbox, "guarded@example.com")
+    container, client = guarded
+    owner = await register_on_plan(container, client, mailbox, "guarded@example.com", "basic")
     dns.records["hooks.rebind.test"] = addresses
     body = {"url": "http://hooks.rebind.test/hook", "events": ["*"]}
     response = await client.post(HOOKS, headers=owner.headers(), json=body)
@@ -589,7 +601,7 @@ async def test_a_name_rebound_to_loopback_after_creation_gets_nothing(
     receiver: Receiver,
 ) -> None:
     container, client = guarded
-    owner = await register(client, mailbox, "guarded@example.com")
+    owner = await register_on_plan(container, client, mailbox, "guarded@example.com", "basic")
     dns.records["hooks.rebind.test"] = ["93.184.215.14"]
     url = receiver.url(host="hooks.rebind.test")
     endpoint = await subscribe(client, owner, url, ["tenant.updated"])
@@ -644,7 +656,7 @@ async def test_tenantry_worker_delivers_apart_from_the_api(
     try:
         transport = httpx.ASGITransport(app=create_app(api, workers=False))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            owner = await register(client, mailbox, "worker@example.com")
+            owner = await register_on_plan(api, client, mailbox, "worker@example.com", "basic")
             await subscribe(client, owner, receiver.url(), ["tenant.updated"])
             await rename_tenant(client, owner, "Renamed while no worker runs")
         await asyncio.sleep(0.3)
@@ -726,3 +738,72 @@ async def test_https_goes_to_the_checked_address_under_the_host_name(
     assert tls_receiver.received[0].headers["host"] == f"localhost:{tls_receiver.port}"
     assert not by_ip.succeeded and by_ip.error is not None
     assert "certificate" in by_ip.error.lower() or "ssl" in by_ip.error.lower()
+
+
+async def test_a_tenant_without_the_feature_cannot_use_webhooks(
+    client: httpx.AsyncClient, mailbox: Mailbox, operator: Account, receiver: Receiver
+) -> None:
+    """A workspace on Free (webhooks off) is refused with the cheapest plan that has them;
+    the platform admin's routes (operator tools) still reach its endpoints."""
+    free = await register(client, mailbox, "free@example.com")
+    created = await client.post(
+        HOOKS, headers=free.headers(), json={"url": receiver.url(), "events": ["*"]}
+    )
+    assert created.status_code == 403, created.text
+    assert created.headers["content-type"] == "application/problem+json"
+    problem = created.json()
+    assert problem["code"] == "feature_not_in_plan"
+    assert (problem["feature"], problem["required_plan"]) == ("webhooks", "basic")
+    assert "Basic" in problem["detail"]
+    listed = await client.get(HOOKS, headers=free.headers())
+    assert listed.json()["code"] == "feature_not_in_plan"
+    admin = bearer(operator.access_token)
+    body = {"url": receiver.url(), "events": ["*"], "tenant_id": free.tenant_id}
+    assert (await client.post(ADMIN_HOOKS, headers=admin, json=body)).status_code == 201
+
+
+async def test_an_override_stops_the_feature_and_its_deliveries_at_once(
+    client: httpx.AsyncClient,
+    container: Container,
+    clock: ShiftableClock,
+    ann: Account,
+    operator: Account,
+    receiver: Receiver,
+) -> None:
+    """Switched off, webhooks are refused from the next request, events are no longer
+    queued for the tenant's endpoints and a delivery queued before is settled unsent; the
+    platform's endpoints still get every event."""
+    endpoint = await subscribe(client, ann, receiver.url("/ann"), ["tenant.updated"])
+    receiver.answer(503)
+    await rename_tenant(client, ann, "Queued before the switch")
+    await settle(container)
+    await receiver.wait_for(1)  # the first attempt failed; a retry is due in seconds
+    await override_features(client, operator, ann.tenant_id, webhooks=False)
+
+    refused = await client.get(f"{HOOKS}/{endpoint['id']}/deliveries", headers=ann.headers())
+    assert refused.status_code == 403
+    assert refused.json()["feature"] == "webhooks"
+    assert "switched off" in refused.json()["detail"]
+    platform = await client.post(
+        ADMIN_HOOKS,
+        headers=bearer(operator.access_token),
+        json={"url": receiver.url("/platform"), "events": ["tenant.updated"]},
+    )
+    assert platform.status_code == 201, platform.text
+    await rename_tenant(client, ann, "After the switch")
+    clock.advance(10)
+    await settle(container)
+    await receiver.wait_for(2)
+    await asyncio.sleep(0.2)
+    assert [(item.path, item.payload["data"]["name"]) for item in receiver.received] == [
+        ("/ann", "Queued before the switch"),
+        ("/platform", "After the switch"),
+    ]
+
+    await override_features(client, operator, ann.tenant_id, webhooks=None)  # Basic's again
+    # Oldest first: nothing was queued while off; switching back is itself an event.
+    settled, *since = await deliveries(client, ann, endpoint["id"])
+    assert len(since) <= 1
+    assert settled["status"] == "failed"
+    assert settled["attempts"][0]["error"].startswith("feature_not_in_plan")
+    assert settled["attempts"][1]["status_code"] == 503

@@ -39,8 +39,11 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "TENANTRY_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "TENANTRY_REQUEST_TIMEOUT": str(settings.request_timeout),
         "TENANTRY_ADDRESS_MAIL_LIMIT": str(settings.address_mail_limit),
+        "TENANTRY_INVITATION_MAIL_LIMIT": str(settings.invitation_mail_limit),
+        "TENANTRY_TENANT_INVITATION_MAIL_LIMIT": str(settings.tenant_invitation_mail_limit),
         "TENANTRY_ADDRESS_MAIL_TOTAL_LIMIT": str(settings.address_mail_total_limit),
         "TENANTRY_CLIENT_HASH_LIMIT": str(settings.client_hash_limit),
+        "TENANTRY_REGISTRATION_CLIENT_LIMIT": str(settings.registration_client_limit),
         "TENANTRY_TRUSTED_PROXIES": ",".join(str(network) for network in settings.trusted_proxies),
     }
     return {key: value for key, value in values.items() if value}

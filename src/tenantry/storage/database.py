@@ -26,6 +26,7 @@ from tenantry.storage import sqlite_inline
 from tenantry.storage.epoch import ACCESS_EPOCH, AccessEpoch, FileEpoch, PostgresEpoch
 from tenantry.storage.hooks import run_after_commit
 from tenantry.storage.idle_ping import ping_idle_connections
+from tenantry.storage.private_files import private_sqlite_file
 
 # A connection not established in this time, or none free in the pool, is an outage.
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -90,6 +91,7 @@ class Store:
             }
         else:
             path = self.url.database or ""
+            private_sqlite_file(self.url)
             options = {"async_creator": lambda: sqlite_inline.connect(path)}
         # One write transaction at a time per process on SQLite: the file has one writer
         # anyway, and waiting here (asyncio) beats SQLite's sleeping busy handler.

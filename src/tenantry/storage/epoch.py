@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.storage.hooks import after_commit
+from tenantry.storage.private_files import private_directory
 
 log = structlog.get_logger("tenantry.epoch")
 CHANNEL = "tenantry_access_epoch"
@@ -58,7 +59,7 @@ class AccessEpoch(Protocol):
 
 class FileEpoch:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             if os.fstat(descriptor).st_size < STAMP.size:

@@ -13,6 +13,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tenantry.storage.private_files import private_sqlite_file
+
 CORE_MIGRATIONS = Path(__file__).with_name("migrations")
 TENANT_MIGRATIONS = Path(__file__).with_name("tenant_migrations")
 TENANT_VERSION_TABLE = "tenant_data_version"
@@ -75,7 +77,9 @@ def run_environment(metadata: MetaData, *, version_table: str) -> None:
             context.run_migrations()
 
     async def run_online() -> None:
-        engine = create_async_engine(async_url(config.attributes["database_url"]))
+        url = async_url(config.attributes["database_url"])
+        private_sqlite_file(url)
+        engine = create_async_engine(url)
         async with engine.connect() as connection:
             await connection.run_sync(run)
             await connection.commit()

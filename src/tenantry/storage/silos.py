@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tenantry.storage.database import Store, async_url
 from tenantry.storage.migrate import upgrade_tenant_store_async
+from tenantry.storage.private_files import private_directory
 
 # PostgreSQL truncates identifiers beyond 63 bytes; "<prefix>_t_<32 hex>" must fit.
 _MAX_PREFIX = 63 - len("_t_") - 32
@@ -52,7 +53,7 @@ class SiloStores:
             if not await self._server_has(name):
                 await self._on_server(f'CREATE DATABASE "{name}"')
         else:
-            self._directory.mkdir(parents=True, exist_ok=True)
+            private_directory(self._directory)
         await upgrade_tenant_store_async(locator)
         return locator
 

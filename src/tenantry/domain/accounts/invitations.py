@@ -13,15 +13,17 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
-from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, may_grant, role_to_grant
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.identity.deps import email_key
 from tenantry.domain.identity.secrets import SecretHasher, new_token
+from tenantry.domain.identity.throttle import LockoutPolicy, reserve_mail
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Conflict, Gone, NotFound, PermissionDenied, Unauthenticated
+from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Invitation, Membership, Tenant, User
 from tenantry.storage.upsert import insert_on_conflict
@@ -50,13 +52,25 @@ def invitation_status(invitation: Invitation, *, now: datetime) -> str:
     return "expired" if invitation.expires_at <= now else "pending"
 
 
-def _pending_at(now: datetime) -> ColumnElement[bool]:
+def _unsettled() -> ColumnElement[bool]:
     return (
         Invitation.accepted_at.is_(None)
         & Invitation.declined_at.is_(None)
         & Invitation.revoked_at.is_(None)
-        & (Invitation.expires_at > now)
     )
+
+
+def _pending_at(now: datetime) -> ColumnElement[bool]:
+    return _unsettled() & (Invitation.expires_at > now)
+
+
+@dataclass(frozen=True)
+class InvitationAllowance:
+    """How many invitation mails (creations and resends) may go out per window: to one
+    address from all tenants, and from one tenant to all addresses."""
+
+    per_recipient: LockoutPolicy
+    per_tenant: LockoutPolicy
 
 
 @dataclass(frozen=True)
@@ -123,17 +137,21 @@ class Invitations:
     def __init__(
         self,
         *,
+        db: Database,
         mail: MailOutbox,
         hasher: SecretHasher,
         clock: Clock,
         public_url: str,
         plans: PlanCatalog,
+        allowance: InvitationAllowance,
     ) -> None:
+        self._db = db
         self._mail = mail
         self._hasher = hasher
         self._clock = clock
         self._public_url = public_url
         self._plans = plans
+        self._allowance = allowance
 
     async def create(
         self,
@@ -197,10 +215,7 @@ class Invitations:
         actor.require("admin")
         invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
         _refuse_settled(invitation)
-        now = self._clock.now()
-        invitation.revoked_at = invitation.updated_at = now
-        event = Event("invitation.revoked", actor.tenant_id, actor.user_id, _about(invitation))
-        await record_events(session, [event], now=now)
+        await _revoke(session, [invitation], actor_id=actor.user_id, now=self._clock.now())
 
     async def preview(self, session: AsyncSession, *, token: str) -> InvitationPreview:
         """What the token holder is invited to, for the landing page before signing in."""
@@ -215,36 +230,21 @@ class Invitations:
             status=invitation_status(invitation, now=self._clock.now()),
         )
 
-    async def accept(self, session: AsyncSession, *, user_id: uuid.UUID, token: str) -> Joined:
-        """Join the tenant with the invited role. The invitation row is locked and the
+    async def accept(self, *, user_id: uuid.UUID, token: str) -> Joined:
+        """Join the tenant with the invited role, in a transaction of its own. An invitation
+        grants on its inviter's authority: if the inviter may no longer grant the role (no
+        member any more, a lower role, a disabled account), the invitation is revoked, that
+        is committed, and the answer is 409 `invitation_revoked`. The inviter is read under
+        the tenant lock that evictions and role changes take, so a membership is never
+        created after the inviter's eviction committed. The invitation row is locked and the
         membership key is unique, so raced accepts create one membership."""
-        invitation = await self._claim(session, user_id=user_id, token=token)
-        now = self._clock.now()
-        joined = await session.scalar(
-            insert_on_conflict(session, Membership)
-            .values(
-                id=uuid.uuid4(),
-                tenant_id=invitation.tenant_id,
-                user_id=user_id,
-                role=invitation.role,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[Membership.tenant_id, Membership.user_id])
-            .returning(Membership.id)
-        )
-        if joined is None:
-            raise _already_member()
-        invitation.accepted_at = invitation.updated_at = now
-        invitation.accepted_by = user_id
-        membership = {"user_id": str(user_id), "role": invitation.role}
-        events = [
-            Event("invitation.accepted", invitation.tenant_id, user_id, _about(invitation)),
-            Event("membership.created", invitation.tenant_id, user_id, membership),
-        ]
-        await record_events(session, events, now=now)
-        await bump_access_epoch(session)
-        return Joined(invitation.tenant_id, invitation.role)
+        async with self._db.transaction() as session:
+            invitation = await self._claim(session, user_id=user_id, token=token)
+            now = self._clock.now()
+            if await _inviter_may_grant(session, invitation):
+                return await _join(session, invitation, user_id=user_id, now=now)
+            await _revoke(session, [invitation], actor_id=None, now=now)
+        raise _settled("revoked")
 
     async def decline(self, session: AsyncSession, *, user_id: uuid.UUID, token: str) -> None:
         invitation = await self._claim(session, user_id=user_id, token=token)
@@ -290,7 +290,9 @@ class Invitations:
     async def _issue(
         self, session: AsyncSession, invitation: Invitation, *, lifetime: timedelta, now: datetime
     ) -> InvitationView:
-        """Give the invitation a new token and expiry, and queue the mail that carries it."""
+        """Give the invitation a new token and expiry, and queue the mail that carries it,
+        once the recipient's and the tenant's invitation mail allowances admit it."""
+        await self._reserve_mail(session, invitation, now=now)
         token = new_token(TOKEN_PREFIX)
         invitation.token_hash = self._hasher.digest(token)
         invitation.expires_at = now + lifetime
@@ -310,6 +312,27 @@ class Invitations:
             },
         )
         return InvitationView.of(invitation, now=now, accept_url=accept_url)
+
+    async def _reserve_mail(
+        self, session: AsyncSession, invitation: Invitation, *, now: datetime
+    ) -> None:
+        """Count the mail against its address (from every tenant, so that many tenants
+        cannot flood one address) and against the tenant; 429 `too_many_emails` past either,
+        which rolls back the counts, the new token and the mail."""
+        await reserve_mail(
+            session,
+            key=f"invitations to {invitation.email_key}",
+            policy=self._allowance.per_recipient,
+            now=now,
+            detail="Too many invitations were mailed to this address. Try again later.",
+        )
+        await reserve_mail(
+            session,
+            key=f"invitations from {invitation.tenant_id}",
+            policy=self._allowance.per_tenant,
+            now=now,
+            detail="This tenant has mailed too many invitations. Try again later.",
+        )
 
     async def _by_token(
         self, session: AsyncSession, token: str, *, lock: bool = False
@@ -345,9 +368,98 @@ class Invitations:
         return invitation
 
 
+async def _join(
+    session: AsyncSession, invitation: Invitation, *, user_id: uuid.UUID, now: datetime
+) -> Joined:
+    joined = await session.scalar(
+        insert_on_conflict(session, Membership)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=invitation.tenant_id,
+            user_id=user_id,
+            role=invitation.role,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Membership.tenant_id, Membership.user_id])
+        .returning(Membership.id)
+    )
+    if joined is None:
+        raise _already_member()
+    invitation.accepted_at = invitation.updated_at = now
+    invitation.accepted_by = user_id
+    membership = {"user_id": str(user_id), "role": invitation.role}
+    events = [
+        Event("invitation.accepted", invitation.tenant_id, user_id, _about(invitation)),
+        Event("membership.created", invitation.tenant_id, user_id, membership),
+    ]
+    await record_events(session, events, now=now)
+    await bump_access_epoch(session)
+    return Joined(invitation.tenant_id, invitation.role)
+
+
 def _require_may_grant(actor: TenantActor, role: str) -> None:
     """Admins invite admins, editors and viewers; owners also invite owners."""
-    actor.require("owner" if role == "owner" else "admin")
+    actor.require(role_to_grant(role))
+
+
+async def revoke_beyond_grant(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    inviter_id: uuid.UUID,
+    role: str | None,
+    actor_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Revoke the unsettled invitations `inviter_id` sent in the tenant that `role`, their
+    role from now on (None: evicted or left), may not grant, each with an
+    `invitation.revoked` event and its audit entry. For evictions and role changes, in
+    their transaction and under the tenant lock that accepting takes too."""
+    beyond = [invited for invited in ROLE_RANK if not may_grant(role, invited)]
+    if not beyond:
+        return
+    invitations = await session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.tenant_id == tenant_id,
+            Invitation.inviter_id == inviter_id,
+            Invitation.role.in_(beyond),
+            _unsettled(),
+        )
+        .with_for_update()
+    )
+    await _revoke(session, list(invitations), actor_id=actor_id, now=now)
+
+
+async def _inviter_may_grant(session: AsyncSession, invitation: Invitation) -> bool:
+    """Whether the inviter is, now, an enabled member whose role may grant the invited one."""
+    role = await session.scalar(
+        select(Membership.role)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.tenant_id == invitation.tenant_id,
+            Membership.user_id == invitation.inviter_id,
+            User.disabled_at.is_(None),
+        )
+    )
+    return may_grant(role, invitation.role)
+
+
+async def _revoke(
+    session: AsyncSession,
+    invitations: list[Invitation],
+    *,
+    actor_id: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    for invitation in invitations:
+        invitation.revoked_at = invitation.updated_at = now
+    events = [
+        Event("invitation.revoked", invitation.tenant_id, actor_id, _about(invitation))
+        for invitation in invitations
+    ]
+    await record_events(session, events, now=now)
 
 
 async def _locked_in_tenant(
@@ -379,7 +491,11 @@ async def _names(session: AsyncSession, invitation: Invitation) -> tuple[str, st
 def _refuse_settled(invitation: Invitation) -> None:
     """409 `invitation_accepted`, `invitation_declined` or `invitation_revoked`."""
     if settled := _settlement(invitation):
-        raise Conflict(f"This invitation was {settled}.", code=f"invitation_{settled}")
+        raise _settled(settled)
+
+
+def _settled(settlement: str) -> Conflict:
+    return Conflict(f"This invitation was {settlement}.", code=f"invitation_{settlement}")
 
 
 def _about(invitation: Invitation) -> dict[str, str]:

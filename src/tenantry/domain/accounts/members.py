@@ -1,6 +1,7 @@
 """A tenant's members (SPEC §6): listing, reading, changing roles and removing. The owner rules
 count owners under the tenant lock, so two owners demoting each other at once leave exactly one
-owner. The actor's role is the one the request was authorized with."""
+owner. The actor's role is the one the request was authorized with. A member evicted, leaving
+or demoted takes along the invitations they sent that they may no longer grant."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.accounts.invitations import revoke_beyond_grant
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.accounts.users import fall_back_to_personal_tenant
@@ -99,6 +101,9 @@ async def change_role(
     data = {"user_id": str(user_id), "role": role, "previous_role": previous}
     event = Event("membership.updated", tenant.id, actor.user_id, data)
     await record_events(session, [event], now=now)
+    await revoke_beyond_grant(
+        session, tenant_id=tenant.id, inviter_id=user_id, role=role, actor_id=actor.user_id, now=now
+    )
     await bump_access_epoch(session)
     return await get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
 
@@ -122,6 +127,9 @@ async def remove_member(
     data = {"user_id": str(user_id), "role": membership.role}
     event = Event("membership.deleted", tenant.id, actor.user_id, data)
     await record_events(session, [event], now=now)
+    await revoke_beyond_grant(
+        session, tenant_id=tenant.id, inviter_id=user_id, role=None, actor_id=actor.user_id, now=now
+    )
     await bump_access_epoch(session)
 
 

@@ -34,6 +34,7 @@ class TenantView:
     features: dict[str, bool]
     limits: dict[str, int]
     created_at: datetime
+    feature_overrides: dict[str, Any]
 
 
 async def create_organization(
@@ -115,9 +116,10 @@ async def read_tenant(
         status=tenant.status,
         isolation=tenant.isolation,
         profile=dict(tenant.profile),
-        features=plan.features_with(tenant.feature_overrides),
+        features=plans.features_of(tenant),
         limits=dict(plan.limits),
         created_at=tenant.created_at,
+        feature_overrides=dict(tenant.feature_overrides),
     )
 
 

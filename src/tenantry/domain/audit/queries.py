@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
+from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.plans.features import require_tenant_feature
 from tenantry.storage.models import AuditEntry
 
 
@@ -29,10 +31,19 @@ class AuditQuery:
 
 
 async def list_tenant_audit(
-    session: AsyncSession, *, actor: TenantActor, query: AuditQuery, page: PageRequest
+    session: AsyncSession,
+    *,
+    actor: TenantActor,
+    plans: PlanCatalog,
+    query: AuditQuery,
+    page: PageRequest,
 ) -> Page[AuditEntry]:
-    """The actor's tenant's entries, for its admins and owners."""
+    """The actor's tenant's entries, for its admins and owners, while the tenant has the
+    `audit_log` feature (entries are written whatever the plan)."""
     actor.require("admin")
+    await require_tenant_feature(
+        session, plans=plans, tenant_id=actor.tenant_id, feature="audit_log"
+    )
     statement = select(AuditEntry).where(AuditEntry.tenant_id == actor.tenant_id)
     return await _page(session, _filtered(statement, query), page)
 

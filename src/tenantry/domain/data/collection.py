@@ -16,6 +16,7 @@ from tenantry.domain.caching import CachedReader
 from tenantry.domain.data.event_writer import EventWriter
 from tenantry.domain.data.units import TenantData
 from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
+from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Throttled, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.models import Environment, Tenant
@@ -26,17 +27,26 @@ MAX_TRACKED_KEYS = 50_000
 
 @dataclass(frozen=True)
 class KeyOwner:
-    """What a client key stands for: an environment of a project of a tenant."""
+    """What a client key stands for: an environment of a project of a tenant, with the
+    tenant's plan and feature overrides (changing either bumps the epoch)."""
 
     tenant_id: uuid.UUID
     project_id: uuid.UUID
     environment_id: uuid.UUID
+    plan: str
+    feature_overrides: dict[str, Any]
 
 
 async def _read_key_owner(session: AsyncSession, client_key: str) -> KeyOwner | None:
     row = (
         await session.execute(
-            select(Environment.tenant_id, Environment.project_id, Environment.id)
+            select(
+                Environment.tenant_id,
+                Environment.project_id,
+                Environment.id,
+                Tenant.plan,
+                Tenant.feature_overrides,
+            )
             .join(Tenant, Tenant.id == Environment.tenant_id)
             # A disabled tenant's keys stop working with it (disabling bumps the epoch).
             .where(Environment.client_key == client_key, Tenant.status == "active")
@@ -75,8 +85,11 @@ class Collector:
     """Accepts events for client keys: resolves the key (cached until the access epoch moves,
     which rotating or deleting a key does), applies the key's rate limit, stores the event."""
 
-    def __init__(self, *, db: Database, tenant_data: TenantData, limits: TokenBuckets) -> None:
+    def __init__(
+        self, *, db: Database, tenant_data: TenantData, plans: PlanCatalog, limits: TokenBuckets
+    ) -> None:
         self._owners: CachedReader[str, KeyOwner | None] = CachedReader(db, _read_key_owner)
+        self._plans = plans
         self._limits = limits
         self.writer = EventWriter(tenant_data.store_of)
 
@@ -97,8 +110,11 @@ class Collector:
         experiment_id: uuid.UUID | None,
         now: datetime,
     ) -> uuid.UUID:
-        """Store one event; returns its id once it is committed."""
+        """Store one event; returns its id once it is committed. An event of an experiment
+        needs the tenant's `experiments` feature."""
         owner = await self.owner_of(client_key)
+        if experiment_id is not None:
+            self._plans.require_feature(owner, "experiments")
         self._limits.take(client_key)
         event_id = uuid.uuid4()
         row = {

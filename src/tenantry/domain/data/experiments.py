@@ -18,6 +18,8 @@ from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data.units import TenantData
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.plans.features import require_tenant_feature
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Store
 from tenantry.storage.models import Environment
@@ -49,16 +51,19 @@ class ExperimentView:
 
 @dataclass(frozen=True)
 class Stores:
-    """The core database (projects, environments) and the router to the tenants' data."""
+    """The core database (projects, environments), the router to the tenants' data and the
+    plans, whose `experiments` feature creating and deploying need (reading does not: a
+    downgrade keeps the data)."""
 
     db: Store
     data: TenantData
+    plans: PlanCatalog
 
 
 async def list_experiments(
     stores: Stores, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
 ) -> Page[ExperimentView]:
-    slugs = await _environment_slugs(stores.db, actor, project_id)
+    slugs = await _environment_slugs(stores, actor, project_id)
     async with stores.data.unit(actor.tenant_id, write=False) as session:
         statement = paginate(
             select(Experiment).where(Experiment.project_id == project_id),
@@ -75,7 +80,7 @@ async def list_experiments(
 async def get_experiment_or_raise(
     stores: Stores, *, actor: TenantActor, project_id: uuid.UUID, experiment_id: uuid.UUID
 ) -> ExperimentView:
-    slugs = await _environment_slugs(stores.db, actor, project_id)
+    slugs = await _environment_slugs(stores, actor, project_id)
     async with stores.data.unit(actor.tenant_id, write=False) as session:
         experiment = await _experiment_row_or_raise(session, project_id, experiment_id)
         [view] = await _views(session, [experiment], slugs)
@@ -95,7 +100,7 @@ async def create_experiment(
     """A new experiment, live nowhere yet; its name is unique in the project. Given
     `experiment_id` (a retried request's), the one made with it if any."""
     actor.require("editor")
-    await _environment_slugs(stores.db, actor, project_id)
+    await _environment_slugs(stores, actor, project_id, feature="experiments")
     experiment = Experiment(
         id=experiment_id or uuid.uuid4(),
         project_id=project_id,
@@ -147,7 +152,7 @@ async def deploy_experiment(
     """Make the experiment live in one of its project's environments. Anywhere but
     `development` it must be live in `development` first; deploying again changes nothing."""
     actor.require("editor")
-    slugs = await _environment_slugs(stores.db, actor, project_id)
+    slugs = await _environment_slugs(stores, actor, project_id, feature="experiments")
     if environment_id not in slugs:
         raise NotFound("No such environment in this project.", code="environment_not_found")
     testing = [env_id for env_id, slug in slugs.items() if slug == TESTING_SLUG]
@@ -201,11 +206,15 @@ async def _audit(
 
 
 async def _environment_slugs(
-    db: Store, actor: TenantActor, project_id: uuid.UUID
+    stores: Stores, actor: TenantActor, project_id: uuid.UUID, *, feature: str | None = None
 ) -> dict[uuid.UUID, str]:
     """The slug of each environment of the project; 404 `project_not_found` if the tenant has
-    no such project."""
-    async with db.read() as session:
+    no such project, 403 `feature_not_in_plan` if given a `feature` the tenant lacks."""
+    async with stores.db.read() as session:
+        if feature is not None:
+            await require_tenant_feature(
+                session, plans=stores.plans, tenant_id=actor.tenant_id, feature=feature
+            )
         await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
         rows = await session.execute(
             select(Environment.id, Environment.slug).where(

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from tenantry.storage.private_files import private_directory
+
 NONCE_BYTES = 12
 KEY_BYTES = 32
 MASTER_KEY_FILE = "master.key"
@@ -44,7 +46,7 @@ def load_or_create_master_key(*, configured: str | None, data_dir: Path) -> byte
         return stretch(configured)
     path = data_dir / MASTER_KEY_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(data_dir)
         with contextlib.suppress(FileExistsError):  # another worker made it first: use theirs
             _write_key_file(path, new_master_key())
     return _decode(path.read_bytes())

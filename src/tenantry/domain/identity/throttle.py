@@ -72,6 +72,10 @@ _TOO_MANY_EMAILS = (
     "Too many emails were requested for this address. Try again later.",
     "too_many_emails",
 )
+_TOO_MANY_REGISTRATIONS = (
+    "Too many registrations came from your address. Try again later.",
+    "too_many_registrations",
+)
 
 
 def _pair_key(kind: str, email_key: str, caller: Caller) -> str:
@@ -173,19 +177,54 @@ async def check_mailing(
     if not caller.proven:
         counters.append((f"mail {email_key}", allowances.mail_per_address))
     for key, policy in counters:
-        row = (
-            await session.execute(
-                select(LOGIN_THROTTLES.c.failures, LOGIN_THROTTLES.c.window_started_at).where(
-                    LOGIN_THROTTLES.c.email_key == key
-                )
+        await _check_in_window(session, key=key, policy=policy, now=now, refusal=_TOO_MANY_EMAILS)
+
+
+async def reserve_registration(
+    session: AsyncSession, *, policy: LockoutPolicy, ip: str | None, now: datetime
+) -> None:
+    """Count a registration started from the client address: `Throttled`
+    `too_many_registrations` past the policy (raising rolls the count back)."""
+    await _count_in_window(
+        session, key=_registrations_key(ip), policy=policy, now=now, refusal=_TOO_MANY_REGISTRATIONS
+    )
+
+
+async def check_registration(
+    session: AsyncSession, *, policy: LockoutPolicy, ip: str | None, now: datetime
+) -> None:
+    """`Throttled` if `reserve_registration` would refuse, counting nothing."""
+    await _check_in_window(
+        session, key=_registrations_key(ip), policy=policy, now=now, refusal=_TOO_MANY_REGISTRATIONS
+    )
+
+
+def _registrations_key(ip: str | None) -> str:
+    return f"registrations {ip or 'unknown'}"
+
+
+async def _check_in_window(
+    session: AsyncSession,
+    *,
+    key: str,
+    policy: LockoutPolicy,
+    now: datetime,
+    refusal: tuple[str, str],
+) -> None:
+    """Raise `refusal` (detail, code) if counting one more under `key` would pass the policy."""
+    row = (
+        await session.execute(
+            select(LOGIN_THROTTLES.c.failures, LOGIN_THROTTLES.c.window_started_at).where(
+                LOGIN_THROTTLES.c.email_key == key
             )
-        ).one_or_none()
-        if row is None or row.window_started_at <= now - policy.window:
-            continue
-        if row.failures >= policy.max_failures:
-            detail, code = _TOO_MANY_EMAILS
-            retry_after = int((row.window_started_at + policy.window - now).total_seconds())
-            raise Throttled(detail, retry_after=retry_after + 1, code=code)
+        )
+    ).one_or_none()
+    if row is None or row.window_started_at <= now - policy.window:
+        return
+    if row.failures >= policy.max_failures:
+        detail, code = refusal
+        retry_after = int((row.window_started_at + policy.window - now).total_seconds())
+        raise Throttled(detail, retry_after=retry_after + 1, code=code)
 
 
 async def reserve_hashing(

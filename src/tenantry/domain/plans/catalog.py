@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,43 @@ from tenantry.errors import InvalidInput, PermissionDenied
 Isolation = Literal["pool", "silo"]
 # The plan of personal workspaces and of organizations created by their users.
 DEFAULT_PLAN = "free"
+FEATURE_NAMES = {
+    "webhooks": "webhooks",
+    "audit_log": "the audit log",
+    "experiments": "experiments",
+    "sso": "single sign-on",
+    "priority_support": "priority support",
+}
+
+
+class PlannedTenant(Protocol):
+    """What deciding a tenant's features needs: a tenant row, or a cached view of one."""
+
+    @property
+    def plan(self) -> str: ...
+
+    @property
+    def feature_overrides(self) -> dict[str, Any]: ...
+
+
+class FeatureNotInPlan(PermissionDenied):
+    """403 `feature_not_in_plan`: the tenant's effective features lack `feature`; names the
+    cheapest plan that has it."""
+
+    code = "feature_not_in_plan"
+
+    def __init__(self, feature: str, *, plan: Plan, cheapest: Plan | None) -> None:
+        label = FEATURE_NAMES.get(feature, feature.replace("_", " "))
+        if plan.features.get(feature, False):
+            detail = f"The platform operator switched off {label} for this tenant."
+        elif cheapest is None:
+            detail = f"No plan includes {label}."
+        else:
+            detail = (
+                f"The {plan.name} plan does not include {label}; the {cheapest.name} plan does."
+            )
+        super().__init__(detail)
+        self.extra = {"feature": feature} | ({"required_plan": cheapest.id} if cheapest else {})
 
 
 class _PlanFile(BaseModel):
@@ -62,6 +99,11 @@ class Plan:
         return merged
 
 
+def _price_order(plan: Plan) -> tuple[bool, int]:
+    on_request = plan.monthly_price_cents == 0 and not plan.self_service
+    return on_request, plan.monthly_price_cents
+
+
 class PlanCatalog:
     def __init__(self, plans: list[Plan]) -> None:
         self._plans = {plan.id: plan for plan in plans}
@@ -91,6 +133,33 @@ class PlanCatalog:
 
     def all(self) -> list[Plan]:
         return list(self._plans.values())
+
+    def features_of(self, tenant: PlannedTenant) -> dict[str, bool]:
+        """The tenant's effective features: its plan's, overridden by its own overrides."""
+        return self.of_tenant(tenant.plan).features_with(tenant.feature_overrides)
+
+    def has_feature(self, tenant: PlannedTenant, feature: str) -> bool:
+        return self.features_of(tenant).get(feature, False)
+
+    def refusal(self, tenant: PlannedTenant, feature: str) -> FeatureNotInPlan | None:
+        """Why the tenant may not use `feature`, or None if it may (pages show the reason)."""
+        if self.has_feature(tenant, feature):
+            return None
+        plan = self.of_tenant(tenant.plan)
+        return FeatureNotInPlan(feature, plan=plan, cheapest=self.cheapest_with(feature))
+
+    def require_feature(self, tenant: PlannedTenant, feature: str) -> None:
+        """The one feature check every service behind a plan feature makes: 403
+        `feature_not_in_plan` unless the tenant's effective features include `feature`."""
+        refusal = self.refusal(tenant, feature)
+        if refusal is not None:
+            raise refusal
+
+    def cheapest_with(self, feature: str) -> Plan | None:
+        """The plan with `feature` at the lowest monthly price. A plan priced 0 that is not
+        self-service is priced on request, so it comes last; ties go to catalog order."""
+        having = [plan for plan in self._plans.values() if plan.features.get(feature, False)]
+        return min(having, key=_price_order, default=None)
 
     def get(self, plan_id: str) -> Plan:
         """The plan named in a request; unknown: 422 `unknown_plan`."""

@@ -23,10 +23,15 @@ from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.domain.identity.signup import CONFIRM
+from tenantry.domain.identity.throttle import (
+    LockoutPolicy,
+    check_registration,
+    reserve_registration,
+)
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.owners import add_owner
 from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed, Superseded
-from tenantry.errors import InvalidInput, NotFound
+from tenantry.errors import InvalidInput, NotFound, Throttled
 from tenantry.storage.models import Registration, Tenant, User
 
 log = structlog.get_logger("tenantry.registrations")
@@ -103,13 +108,29 @@ class _RegistrationOrder:
         )
 
 
+@dataclass(frozen=True)
+class RegistrationCaps:
+    """How many registrations may wait for their code: per address (counted exactly, from
+    the open rows) and per client address (started per window; a registration stays open
+    `REGISTRATION_TTL`, so a window that long caps the open ones too)."""
+
+    open_per_address: int
+    per_client: LockoutPolicy
+
+
 class Registrations:
     def __init__(
-        self, *, identity: IdentityDeps, plans: PlanCatalog, provisioner: Provisioner
+        self,
+        *,
+        identity: IdentityDeps,
+        plans: PlanCatalog,
+        provisioner: Provisioner,
+        caps: RegistrationCaps,
     ) -> None:
         self._d = identity
         self._plans = plans
         self._provisioner = provisioner
+        self._caps = caps
 
     async def register(
         self,
@@ -126,7 +147,9 @@ class Registrations:
         `password` once confirmed; an existing account keeps its own. With an Idempotency-Key
         (scoped by `key_scope(email)`), a repeat gets the first answer back. The allowances
         are checked before the password is hashed, so a throttled caller costs no Argon2 work;
-        the mail is counted with the registration, so a repeat is not."""
+        the mail is counted with the registration, so a repeat is not. Only self-service
+        plans may be registered (422 `plan_not_self_service`), and only so many may wait for
+        their code per address and per client (429 `too_many_registrations`)."""
         plan = self._plans.get(plan_id)
         if not plan.self_service:
             raise InvalidInput(
@@ -137,6 +160,7 @@ class Registrations:
         async with self._d.mail_transaction() as session:
             await self._d.count_hashing(session, client)
             await self._d.check_mailing(session, email, client)
+            await self._check_caps(session, email=email, client=client)
         password_hash = await self._d.passwords.hash(password)
         async with self._d.mail_transaction() as session:
             now = self._d.clock.now()
@@ -148,7 +172,10 @@ class Registrations:
                 if isinstance(claim, StoredResponse):
                     return claim
             await self._d.count_mailing(session, email, client)
+            await reserve_registration(session, policy=self._caps.per_client, ip=client.ip, now=now)
             user = await self._d.ensure_user(session, email=email, name=name)
+            await session.execute(select(User.id).where(User.id == user.id).with_for_update())
+            await self._refuse_past_open_cap(session, user_id=user.id, now=now)
             new_account = not user.email_verified
             if new_account:
                 await session.execute(
@@ -194,6 +221,40 @@ class Registrations:
                     session, user_id=key.user_id, key=key.key, claim=claim, response=answer
                 )
         return view
+
+    async def _check_caps(self, session: AsyncSession, *, email: str, client: ClientInfo) -> None:
+        """Refuse before any hashing what `register` would refuse for its caps."""
+        now = self._d.clock.now()
+        await check_registration(session, policy=self._caps.per_client, ip=client.ip, now=now)
+        user_id = await session.scalar(select(User.id).where(User.email_key == email_key(email)))
+        if user_id is not None:
+            await self._refuse_past_open_cap(session, user_id=user_id, now=now)
+
+    async def _refuse_past_open_cap(
+        self, session: AsyncSession, *, user_id: uuid.UUID, now: datetime
+    ) -> None:
+        """429 `too_many_registrations` while the address has its cap of registrations
+        waiting for the code, until the oldest of them expires. Under the user row's lock in
+        `register`, so parallel registrations cannot pass the cap."""
+        open_until = list(
+            await session.scalars(
+                select(Registration.expires_at)
+                .where(
+                    Registration.user_id == user_id,
+                    Registration.status == "pending",
+                    Registration.tenant_id.is_(None),
+                    Registration.expires_at > now,
+                )
+                .order_by(Registration.expires_at)
+            )
+        )
+        if len(open_until) >= self._caps.open_per_address:
+            raise Throttled(
+                "Too many registrations are waiting for this address's code. Confirm one "
+                "with the mailed code, or try again later.",
+                retry_after=int((open_until[0] - now).total_seconds()) + 1,
+                code="too_many_registrations",
+            )
 
     async def get(self, registration_id: uuid.UUID) -> RegistrationView:
         async with self._d.db.read() as session:

@@ -10,7 +10,11 @@ them, then delivers. Several processes may run it at once:
   receiver answered but before the result is stored sends it again after the lease.
 
 Failures are retried with exponential backoff and jitter for 24 hours; then the delivery is
-marked failed, its endpoint `failing`, and the queue moves on."""
+marked failed, its endpoint `failing`, and the queue moves on.
+
+An endpoint of a tenant whose plan (or override) lacks `webhooks` gets no new deliveries, and
+one queued before the change is settled failed at its turn without being sent (an upgrade
+lets its admins redeliver it). Endpoints of no tenant (platform admins') get every event."""
 
 from __future__ import annotations
 
@@ -32,11 +36,18 @@ from tenantry.clock import Clock
 from tenantry.domain.events.catalog import subscribes
 from tenantry.domain.events.outbox import on_events_committed
 from tenantry.domain.identity.masterkey import SecretBox
+from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.webhooks import signing
 from tenantry.domain.webhooks.endpoints import RETRY_WINDOW
 from tenantry.domain.webhooks.sender import ATTEMPT_SECONDS, AttemptResult, WebhookSender
 from tenantry.storage.database import Database
-from tenantry.storage.models import DomainEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tenantry.storage.models import (
+    DomainEvent,
+    Tenant,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tenantry.storage.upsert import insert_on_conflict
 
 log = structlog.get_logger("tenantry.webhooks")
@@ -49,6 +60,7 @@ IDLE_POLL_SECONDS = 1.0
 ROUND_WAIT_SECONDS = 2.0
 FIRST_RETRY = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(hours=1)
+NOT_IN_PLAN = "feature_not_in_plan: the tenant's plan no longer includes webhooks"
 
 
 def backoff(attempts: int, jitter: float) -> timedelta:
@@ -73,6 +85,36 @@ class _Claimed:
     event_created_at: datetime
 
 
+async def _settle_unsent(
+    session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime
+) -> None:
+    """Settle deliveries of endpoints whose tenant lost `webhooks` as failed, unsent, with an
+    attempt that says why; the endpoint's health is left alone."""
+    if not delivery_ids:
+        return
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(delivery_ids))
+        .values(status="failed", settled_at=now, lease_until=None),
+        execution_options={"synchronize_session": False},
+    )
+    await session.execute(
+        insert(WebhookAttempt),
+        [
+            {
+                "id": uuid.uuid4(),
+                "delivery_id": delivery_id,
+                "attempted_at": now,
+                "status_code": None,
+                "latency_ms": 0,
+                "response_excerpt": None,
+                "error": NOT_IN_PLAN,
+            }
+            for delivery_id in delivery_ids
+        ],
+    )
+
+
 class WebhookDispatcher:
     def __init__(
         self,
@@ -81,9 +123,11 @@ class WebhookDispatcher:
         box: SecretBox,
         sender: WebhookSender,
         clock: Clock,
+        plans: PlanCatalog,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._db = db
+        self._plans = plans
         self._box = box
         self._sender = sender
         self._clock = clock
@@ -125,16 +169,22 @@ class WebhookDispatcher:
             events = await self._claim_events(session, now)
             if not events:
                 return 0
-            endpoints = (
-                await session.execute(
-                    select(
-                        WebhookEndpoint.id,
-                        WebhookEndpoint.tenant_id,
-                        WebhookEndpoint.event_types,
-                        WebhookEndpoint.created_at,
+            endpoints = [
+                endpoint
+                for endpoint in (
+                    await session.execute(
+                        select(
+                            WebhookEndpoint.id,
+                            WebhookEndpoint.tenant_id,
+                            WebhookEndpoint.event_types,
+                            WebhookEndpoint.created_at,
+                            Tenant.plan,
+                            Tenant.feature_overrides,
+                        ).outerjoin(Tenant, Tenant.id == WebhookEndpoint.tenant_id)
                     )
-                )
-            ).all()
+                ).all()
+                if self._entitled(endpoint.tenant_id, endpoint)
+            ]
             rows = [
                 {
                     "id": uuid.uuid4(),
@@ -166,6 +216,14 @@ class WebhookDispatcher:
                     rows,
                 )
         return len(events)
+
+    def _entitled(self, tenant_id: uuid.UUID | None, tenant: Any) -> bool:
+        """Whether an endpoint of `tenant_id` is delivered to: a platform endpoint (no
+        tenant), or one of a tenant whose effective features include `webhooks` (`tenant`,
+        a row, carries its `plan` and `feature_overrides`; no plan: the tenant is gone)."""
+        if tenant_id is None:
+            return True
+        return tenant.plan is not None and self._plans.has_feature(tenant, "webhooks")
 
     async def _claim_events(self, session: AsyncSession, now: datetime) -> list[Any]:
         # Ids first, then the update: as one `UPDATE ... WHERE id IN (SELECT ... LIMIT)`
@@ -290,12 +348,22 @@ class WebhookDispatcher:
                     DomainEvent.tenant_id,
                     DomainEvent.data,
                     DomainEvent.created_at,
+                    WebhookEndpoint.tenant_id.label("endpoint_tenant_id"),
+                    Tenant.plan,
+                    Tenant.feature_overrides,
                 )
                 .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
                 .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
+                .outerjoin(Tenant, Tenant.id == WebhookEndpoint.tenant_id)
                 .where(WebhookDelivery.id.in_([row.id for row in leased]))
             )
             by_id = {row.id: row for row in details}
+            stopped = [
+                row.id for row in by_id.values() if not self._entitled(row.endpoint_tenant_id, row)
+            ]
+            await _settle_unsent(session, stopped, now)
+            for delivery_id in stopped:
+                del by_id[delivery_id]
         return [
             _Claimed(
                 delivery_id=lease.id,

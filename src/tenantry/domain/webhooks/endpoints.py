@@ -17,6 +17,8 @@ from tenantry.domain.audit import record_audit
 from tenantry.domain.events.catalog import ALL_EVENTS, EVENT_TYPES
 from tenantry.domain.identity.masterkey import SecretBox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.plans.features import require_tenant_feature
 from tenantry.domain.webhooks.signing import new_secret, secret_context
 from tenantry.domain.webhooks.targets import parse, resolve
 from tenantry.errors import InvalidInput, NotFound
@@ -98,9 +100,19 @@ def checked_event_types(requested: list[str]) -> list[str]:
 
 
 class WebhookEndpoints:
-    def __init__(self, *, box: SecretBox, allow_private: bool) -> None:
+    """A tenant's admins use these while the tenant has the `webhooks` feature; deleting an
+    endpoint needs no feature. A platform admin's scope (an operator tool) needs none."""
+
+    def __init__(self, *, box: SecretBox, allow_private: bool, plans: PlanCatalog) -> None:
         self._box = box
         self._allow_private = allow_private
+        self._plans = plans
+
+    async def _require_feature(self, session: AsyncSession, scope: EndpointScope) -> None:
+        if scope.tenant_id is not None:
+            await require_tenant_feature(
+                session, plans=self._plans, tenant_id=scope.tenant_id, feature="webhooks"
+            )
 
     async def check_url(self, url: str) -> None:
         """Refuse a URL the deliveries would refuse, before anything is stored. Resolving
@@ -119,6 +131,7 @@ class WebhookEndpoints:
     ) -> CreatedEndpoint:
         """A new endpoint of the scope's tenant (a platform admin names one, or none for
         every tenant's events). Call `check_url` first."""
+        await self._require_feature(session, scope)
         parse(url)
         owner = scope.tenant_id if scope.tenant_id is not None else tenant_id
         if (
@@ -148,6 +161,7 @@ class WebhookEndpoints:
     async def list(
         self, session: AsyncSession, *, scope: EndpointScope, page: PageRequest
     ) -> Page[EndpointView]:
+        await self._require_feature(session, scope)
         statement = paginate(
             select(WebhookEndpoint).where(scope.visible()),
             page,
@@ -164,6 +178,7 @@ class WebhookEndpoints:
     async def get(
         self, session: AsyncSession, *, scope: EndpointScope, endpoint_id: uuid.UUID
     ) -> EndpointView:
+        await self._require_feature(session, scope)
         return _view(await _endpoint_or_raise(session, scope, endpoint_id))
 
     async def delete(
@@ -188,6 +203,7 @@ class WebhookEndpoints:
         page: PageRequest,
     ) -> Page[DeliveryView]:
         """The endpoint's deliveries in event order, each with its latest attempts."""
+        await self._require_feature(session, scope)
         endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
         statement = paginate(
             select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id),
@@ -216,6 +232,7 @@ class WebhookEndpoints:
         now: datetime,
     ) -> DeliveryView:
         """Queue a delivery again now, with a fresh 24 h of retries."""
+        await self._require_feature(session, scope)
         endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
         queued = await session.scalar(
             update(WebhookDelivery)

@@ -50,7 +50,7 @@ def shaped(error: GraphQLError) -> GraphQLError:
 
 
 def _domain(error: GraphQLError, original: DomainError) -> GraphQLError:
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(original.extra)
     retry_after = getattr(original, "retry_after", None)  # throttled, or busy
     if retry_after is not None:
         extra["retryAfter"] = retry_after

@@ -81,7 +81,7 @@ async def _domain_error(_request: Request, error: Exception) -> JSONResponse:
         headers["Retry-After"] = str(retry_after)
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="tenantry"'
-    return problem(status, error.code, error.detail, headers=headers)
+    return problem(status, error.code, error.detail, headers=headers, **error.extra)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

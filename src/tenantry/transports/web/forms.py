@@ -11,7 +11,7 @@ from fastapi import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.bootstrap import Container
-from tenantry.errors import DomainError
+from tenantry.errors import DomainError, Throttled
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.render import redirect
 
@@ -37,5 +37,10 @@ async def change_then_redirect(
 
 
 async def show_refusal(page: PageAgain, error: DomainError) -> Response:
+    """The page again with the refusal; a throttled one says when to retry, as the sign-in
+    pages do."""
     status, message = failure(error)
-    return await page(status=status, error=message)
+    response = await page(status=status, error=message)
+    if isinstance(error, Throttled):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response

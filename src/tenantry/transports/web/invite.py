@@ -79,10 +79,9 @@ async def invitation(request: Request, container: ContainerDep) -> Response:
 async def accept(request: Request, container: ContainerDep, post: PostDep) -> Response:
     token = field(post.form, "token", limit=TOKEN_LIMIT + 1)
     try:
-        async with container.db.transaction() as session:
-            joined = await container.invitations.accept(
-                session, user_id=post.visitor.principal.user_id, token=token
-            )
+        joined = await container.invitations.accept(
+            user_id=post.visitor.principal.user_id, token=token
+        )
     except DomainError as error:
         status, message = failure(error)
         return await landing(request, container, token, post.visitor, status=status, error=message)

@@ -112,6 +112,7 @@ async def wizard_page(
         snippet=snippet,
         values=values,
         roles=INVITE_ROLES,
+        experiments_refusal=container.plans.refusal(tenant, "experiments"),
         **context,
     )
 
@@ -337,7 +338,7 @@ async def experiment(
         )
     try:
         await experiments.create_experiment(
-            experiments.Stores(db=container.db, data=container.tenant_data),
+            container.experiment_stores,
             actor=actor,
             project_id=project_id,
             name=name,

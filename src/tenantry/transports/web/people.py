@@ -17,7 +17,7 @@ from tenantry.bootstrap import Container
 from tenantry.domain.accounts.invitations import InvitationView, list_invitations
 from tenantry.domain.accounts.members import change_role, list_members, remove_member
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, outranks_or_equals
-from tenantry.errors import DomainError
+from tenantry.errors import DomainError, Throttled
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.app_pages import app_page, tenant_actor
@@ -37,6 +37,7 @@ SEPARATORS = re.compile(r"[\s,;]+")
 class Refused:
     email: str
     message: str
+    retry_after: int | None = None  # seconds, when the refusal was a mail allowance
 
 
 async def people_page(
@@ -180,7 +181,8 @@ async def invite_all(
                     await container.invitations.create(session, actor=actor, email=email, role=role)
                 )
         except DomainError as error:
-            refused.append(Refused(email, failure(error)[1]))
+            retry_after = error.retry_after if isinstance(error, Throttled) else None
+            refused.append(Refused(email, failure(error)[1], retry_after))
     return issued, refused
 
 
@@ -197,10 +199,14 @@ async def invite(
     if isinstance(wanted, str):
         return await people_page(request, container, post.visitor, actor, status=422, error=wanted)
     issued, refused = await invite_all(container, actor, *wanted)
-    status = 200 if issued else 422
-    return await people_page(
+    waits = [item.retry_after for item in refused if item.retry_after is not None]
+    status = 200 if issued else 429 if waits else 422
+    response = await people_page(
         request, container, post.visitor, actor, status=status, issued=issued, refused=refused
     )
+    if status == 429:
+        response.headers["Retry-After"] = str(max(waits))
+    return response
 
 
 @router.post("/invitations/{invitation_id}/resend")

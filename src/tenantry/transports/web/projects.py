@@ -116,7 +116,7 @@ async def project_page(
                 not_linked_to=project_id,
             )
         tried = await experiments.list_experiments(
-            experiments.Stores(db=container.db, data=container.tenant_data),
+            container.experiment_stores,
             actor=actor,
             project_id=project_id,
             page=requested_page(request, "experiments"),
@@ -150,6 +150,7 @@ async def project_page(
         environment_pages=page_links(request, path, "environments", found),
         experiments=tried.items,
         experiment_pages=page_links(request, path, "experiments", tried),
+        experiments_refusal=container.plans.refusal(tenant, "experiments"),
         linked_teams=linked.items,
         linked_team_pages=page_links(request, path, "teams", linked),
         other_teams=others.items,

@@ -48,7 +48,9 @@ async def read_audit_log(
 ) -> Page[AuditEntryRead]:
     """The tenant's entries, newest first."""
     async with container.db.read() as session:
-        found = await list_tenant_audit(session, actor=tenant.actor, query=query, page=page)
+        found = await list_tenant_audit(
+            session, actor=tenant.actor, plans=container.plans, query=query, page=page
+        )
     return Page[AuditEntryRead].model_validate(found, from_attributes=True)
 
 

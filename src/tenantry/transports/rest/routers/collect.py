@@ -40,7 +40,7 @@ _BODY_SCHEMA = {
     openapi_extra={"requestBody": _BODY_SCHEMA},
     # The body is read by hand (above the size limit, not at all without a key), so FastAPI
     # cannot see what it may answer.
-    responses=problems(400, 401, 408, 409, 413, 415, 422, 429),
+    responses=problems(400, 401, 403, 408, 409, 413, 415, 422, 429),
 )
 async def collect_event(request: Request, container: ContainerDep) -> EventAccepted:
     """Store one event for the environment of `X-Client-Key`; 202 once it is committed."""

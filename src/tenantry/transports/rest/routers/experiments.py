@@ -6,7 +6,6 @@ import uuid
 
 from fastapi import Response, status
 
-from tenantry.bootstrap import Container
 from tenantry.domain.data import experiments
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep
@@ -21,16 +20,12 @@ from tenantry.transports.rest.schemas.experiments import (
 router = PrefixedRouter(prefix="/v1/projects/{project_id}/experiments", tags=["experiments"])
 
 
-def _stores(container: Container) -> experiments.Stores:
-    return experiments.Stores(db=container.db, data=container.tenant_data)
-
-
 @router.get("")
 async def read_experiments(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[ExperimentRead]:
     found = await experiments.list_experiments(
-        _stores(container), actor=tenant.actor, project_id=project_id, page=page
+        container.experiment_stores, actor=tenant.actor, project_id=project_id, page=page
     )
     return Page[ExperimentRead].model_validate(found, from_attributes=True)
 
@@ -45,7 +40,7 @@ async def create_experiment(
 ) -> Response:
     async def work(experiment_id: uuid.UUID | None) -> ExperimentRead:
         experiment = await experiments.create_experiment(
-            _stores(container),
+            container.experiment_stores,
             actor=tenant.actor,
             project_id=project_id,
             name=body.name,
@@ -63,7 +58,10 @@ async def read_experiment(
     project_id: uuid.UUID, experiment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> ExperimentRead:
     experiment = await experiments.get_experiment_or_raise(
-        _stores(container), actor=tenant.actor, project_id=project_id, experiment_id=experiment_id
+        container.experiment_stores,
+        actor=tenant.actor,
+        project_id=project_id,
+        experiment_id=experiment_id,
     )
     return ExperimentRead.model_validate(experiment)
 
@@ -77,7 +75,7 @@ async def deploy_experiment(
     tenant: TenantDep,
 ) -> ExperimentRead:
     experiment = await experiments.deploy_experiment(
-        _stores(container),
+        container.experiment_stores,
         actor=tenant.actor,
         project_id=project_id,
         experiment_id=experiment_id,

@@ -32,7 +32,12 @@ from tenantry.transports.rest.schemas.invitations import (
 router = PrefixedRouter(prefix="/v1/invitations", tags=["invitations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=InvitationIssued)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InvitationIssued,
+    responses=problems(429),
+)
 async def create_invitation(
     body: InvitationCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> JSONResponse:
@@ -74,10 +79,7 @@ async def preview_invitation(
 async def accept_invitation(
     body: InvitationTokenBody, container: ContainerDep, principal: PrincipalDep
 ) -> InvitationAccepted:
-    async with container.db.transaction() as session:
-        joined = await container.invitations.accept(
-            session, user_id=principal.user_id, token=body.token
-        )
+    joined = await container.invitations.accept(user_id=principal.user_id, token=body.token)
     return InvitationAccepted.model_validate(joined)
 
 
@@ -99,7 +101,9 @@ async def revoke_invitation(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{invitation_id}/resend", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{invitation_id}/resend", status_code=status.HTTP_202_ACCEPTED, responses=problems(429)
+)
 async def resend_invitation(
     invitation_id: uuid.UUID,
     container: ContainerDep,
