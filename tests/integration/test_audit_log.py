@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tenantry.bootstrap import Container
 from tenantry.domain.audit import purge_audit_entries, record_audit, scrub
 from tenantry.settings import Settings
-from tenantry.storage.models import AuditEntry, Tenant, User
+from tenantry.storage.models import AuditEntry, User
 from tenantry.transports.rest.app import create_app
 from tests.integration.test_route_inventory import api_routes
 from tests.support.api import (
@@ -40,7 +40,7 @@ from tests.support.api import (
 )
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
-from tests.support.plans import override_features, put_on_plan
+from tests.support.plans import move_to_plan, override_features, put_on_plan
 from tests.support.routes import Org, Route, all_pages, assert_guarded, assert_problem, make_org
 
 pytestmark = pytest.mark.integration
@@ -135,16 +135,8 @@ def settings(settings: Settings) -> Settings:
 async def org(client: httpx.AsyncClient, mailbox: Mailbox, container: Container) -> Org:
     """An organization on Standard, the cheapest plan with the audit log."""
     made = await make_org(client, mailbox, container)
-    await with_audit_log(container, made.tenant_id)
+    await move_to_plan(container, made.tenant_id, "standard")
     return made
-
-
-async def with_audit_log(container: Container, tenant_id: str) -> None:
-    """Put the tenant on Standard behind the API's back: its audit trail holds no plan change."""
-    async with container.db.transaction() as session:
-        await session.execute(
-            update(Tenant).where(Tenant.id == uuid.UUID(tenant_id)).values(plan="standard")
-        )
 
 
 async def entries_of(container: Container, request_id: str) -> list[AuditEntry]:
@@ -834,7 +826,7 @@ async def test_a_trusted_proxy_names_the_client_ip(
     proxied_client: httpx.AsyncClient, mailbox: Mailbox, container: Container
 ) -> None:
     ann = await register(proxied_client, mailbox, "ann@example.com")
-    await with_audit_log(container, ann.tenant_id)
+    await move_to_plan(container, ann.tenant_id, "standard")
     headers = {**ann.headers(), "X-Forwarded-For": "198.51.100.7, 127.0.0.2"}
     changed = await proxied_client.patch("/v1/tenant", headers=headers, json={"name": "Ann Co"})
     assert changed.status_code == 200, changed.text

@@ -50,6 +50,7 @@ from tests.support.api import (
 )
 from tests.support.clock import ShiftableClock
 from tests.support.mailbox import Mailbox
+from tests.support.plans import move_to_plan
 from tests.support.server import settings_environment
 
 pytestmark = pytest.mark.integration
@@ -145,6 +146,7 @@ async def outstanding_secrets(
     invitation token, and a value in every sealed column (a webhook secret among them)."""
     ann = await register(client, mailbox, "ann@example.com")
     acme = await create_organization(client, ann, "Acme")
+    await move_to_plan(container, acme, "basic")  # the cheapest plan with webhooks
     signup = {"email": "bob@example.com", "password": PASSWORD}
     assert (await client.post("/v1/auth/signup", json=signup)).status_code == 202
     code = await mailbox.code_for("bob@example.com")

@@ -25,7 +25,7 @@ from hypothesis.stateful import (
 )
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.roles import ROLE_RANK
+from tenantry.domain.accounts.roles import ROLE_RANK, may_grant
 from tenantry.settings import Settings
 from tenantry.transports.rest.app import create_app
 from tests.support.api import Account, create_organization, register
@@ -59,7 +59,10 @@ class World:
 
     def __init__(self, loop: Loop, settings: Settings, mailbox: Mailbox) -> None:
         self.loop = loop
-        self.container = Container(settings, clock=ShiftableClock())
+        # Every example invites the same four addresses: far past the invitation mail
+        # allowances, which test_invitations covers.
+        unlimited = {"invitation_mail_limit": 100_000, "tenant_invitation_mail_limit": 100_000}
+        self.container = Container(settings.model_copy(update=unlimited), clock=ShiftableClock())
         loop.run(self.container.start(migrate=False))
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(self.container)),
@@ -97,7 +100,7 @@ def expected(outcome: tuple[int, str | None], response: httpx.Response) -> None:
 
 def membership_machine(world: World) -> type[RuleBasedStateMachine]:
     class Membership(RuleBasedStateMachine):
-        """`members` maps person -> role; `pending` maps person -> (token, role)."""
+        """`members` maps person -> role; `pending` maps person -> (token, role, inviter)."""
 
         @initialize()
         def new_tenant(self) -> None:
@@ -105,7 +108,8 @@ def membership_machine(world: World) -> type[RuleBasedStateMachine]:
                 create_organization(world.client, world.people[0], "Model Co")
             )
             self.members: dict[int, str] = {0: "owner"}
-            self.pending: dict[int, tuple[str, str]] = {}
+            self.pending: dict[int, tuple[str, str, int]] = {}
+            self.revoked: dict[int, str] = {}  # person -> the token of a revoked invitation
             for outsider in range(1, PEOPLE):
                 self.check_denied(outsider)
 
@@ -141,14 +145,14 @@ def membership_machine(world: World) -> type[RuleBasedStateMachine]:
             else:
                 outcome = (201, None)
                 token = parse_qs(urlsplit(response.json()["accept_url"]).query)["token"][0]
-                self.pending[invitee] = (token, granted)
+                self.pending[invitee] = (token, granted, actor)
             expected(outcome, response)
 
         @precondition(lambda self: bool(self.pending))
         @rule(data=st.data(), accepting=st.booleans())
         def answer(self, data: st.DataObject, accepting: bool) -> None:
             invitee: int = data.draw(st.sampled_from(sorted(self.pending)))
-            token, granted = self.pending.pop(invitee)
+            token, granted, _inviter = self.pending.pop(invitee)
             path = "/v1/invitations/accept" if accepting else "/v1/invitations/decline"
             response = world.loop.run(
                 world.client.post(
@@ -172,6 +176,7 @@ def membership_machine(world: World) -> type[RuleBasedStateMachine]:
                 json={"role": granted},
             )
             expected(self._role_change(actor, member, granted), response)
+            self.revoke_beyond_grant(member)
 
         def _role_change(self, actor: int, member: int, granted: str) -> tuple[int, str | None]:
             if actor not in self.members:
@@ -200,6 +205,30 @@ def membership_machine(world: World) -> type[RuleBasedStateMachine]:
             expected(outcome, response)
             if outcome[0] == 204:
                 self.check_denied(member)
+                self.revoke_beyond_grant(member)
+
+        def revoke_beyond_grant(self, inviter: int) -> None:
+            """A member's invitations go with their power to grant them (a removal, a
+            demotion): accepting one afterwards is refused, and the address may be invited
+            again."""
+            held = self.members.get(inviter)
+            for invitee, (_token, granted, by) in list(self.pending.items()):
+                if by == inviter and not may_grant(held, granted):
+                    self.revoked[invitee] = self.pending.pop(invitee)[0]
+
+        @precondition(lambda self: bool(self.revoked))
+        @rule(data=st.data())
+        def accept_revoked(self, data: st.DataObject) -> None:
+            invitee: int = data.draw(st.sampled_from(sorted(self.revoked)))
+            token = self.revoked.pop(invitee)
+            response = world.loop.run(
+                world.client.post(
+                    "/v1/invitations/accept",
+                    headers={"Authorization": f"Bearer {world.people[invitee].access_token}"},
+                    json={"token": token},
+                )
+            )
+            expected((409, "invitation_revoked"), response)
 
         def _removal(self, actor: int, member: int) -> tuple[int, str | None]:
             if actor not in self.members:

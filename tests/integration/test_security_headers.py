@@ -25,6 +25,7 @@ from tests.support.api import Account, bearer
 from tests.support.apps import client_with
 from tests.support.clock import ShiftableClock
 from tests.support.net import free_port
+from tests.support.plans import move_to_plan
 from tests.support.routes import assert_problem
 from tests.support.server import running_server
 
@@ -86,8 +87,9 @@ async def test_every_kind_of_response_carries_the_security_headers(
 
 
 async def test_responses_that_carry_tokens_or_secrets_are_never_stored(
-    settings: Settings, clock: ShiftableClock, ann: Account, acme: str
+    settings: Settings, clock: ShiftableClock, container: Container, ann: Account, acme: str
 ) -> None:
+    await move_to_plan(container, ann.tenant_id, "basic")  # the cheapest plan with webhooks
     # a webhook URL on this machine: no resolving of a public name needed
     async with client_with(settings, clock, webhook_allow_private=True) as client:
         tokens = await client.post(

@@ -3,10 +3,14 @@ API, for tests of features the default `free` plan leaves out (webhooks, the aud
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+from sqlalchemy import update
 
 from tenantry.bootstrap import Container
 from tenantry.domain.provider.admins import ensure_platform_admin
+from tenantry.storage.models import Tenant
 from tests.support.api import (
     OPERATOR_EMAIL,
     OPERATOR_PASSWORD,
@@ -53,3 +57,13 @@ async def register_on_plan(
     operator = await sign_in(client, OPERATOR_EMAIL, OPERATOR_PASSWORD)
     await put_on_plan(client, operator, account.tenant_id, plan)
     return account
+
+
+async def move_to_plan(container: Container, tenant_id: str, plan: str) -> None:
+    """Put the tenant on `plan` behind the API's back, for tests whose subject is not the
+    plan: no plan-change event or audit entry lands in what they inspect, and no silo is made
+    (only for a plan of the tenant's isolation)."""
+    async with container.db.transaction() as session:
+        await session.execute(
+            update(Tenant).where(Tenant.id == uuid.UUID(tenant_id)).values(plan=plan)
+        )
