@@ -3,10 +3,7 @@ and not on the public one, with one worker or several, started and stopped with 
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -17,9 +14,10 @@ from tenantry.settings import Settings
 from tenantry.transports.rest.app import create_app
 from tests.integration.test_route_inventory import admin_routes, concrete
 from tests.support.api import bearer
+from tests.support.cli import tenantry
 from tests.support.net import free_port
 from tests.support.routes import assert_problem
-from tests.support.server import running_server, settings_environment
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.integration
 
@@ -69,18 +67,6 @@ async def test_admin_routes_move_to_the_admin_listener(
             await after.get(f"http://{admin_address}/healthz")
 
 
-def serve(settings: Settings | None, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **(settings_environment(settings) if settings else {})}
-    return subprocess.run(
-        [sys.executable, "-m", "tenantry", "serve", "--no-migrate", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_serve_stops_when_the_admin_address_is_taken(
     settings: Settings, container: Container
 ) -> None:
@@ -88,13 +74,21 @@ async def test_serve_stops_when_the_admin_address_is_taken(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = serve(settings, "--port", str(free_port()), "--admin-listen", f"127.0.0.1:{port}")
+        result = await tenantry(
+            settings,
+            "serve",
+            "--no-migrate",
+            "--port",
+            str(free_port()),
+            "--admin-listen",
+            f"127.0.0.1:{port}",
+        )
     assert result.returncode == 1, result.stderr
     assert "admin listener could not start" in result.stderr
 
 
 @pytest.mark.parametrize("address", ["8001", "localhost:", ":8001", "host:99999"])
-def test_serve_refuses_a_malformed_admin_address(address: str) -> None:
-    result = serve(None, "--admin-listen", address)
+async def test_serve_refuses_a_malformed_admin_address(address: str) -> None:
+    result = await tenantry(None, "serve", "--no-migrate", "--admin-listen", address)
     assert result.returncode == 2
     assert "HOST:PORT" in result.stderr

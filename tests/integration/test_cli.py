@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import select
 
 from tenantry.bootstrap import Container
 from tenantry.settings import Settings
 from tenantry.storage.models import Membership, SigningKey, User
+from tests.support.cli import tenantry
 from tests.support.counts import count_rows
-from tests.support.server import settings_environment
 
 pytestmark = pytest.mark.integration
 
 
-def tenantry(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **settings_environment(settings)}
-    return subprocess.run(
-        [sys.executable, "-m", "tenantry", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 async def test_db_upgrade_is_idempotent(settings: Settings) -> None:
     for _ in range(2):
-        result = tenantry(settings, "db", "upgrade")
+        result = await tenantry(settings, "db", "upgrade")
         assert result.returncode == 0, result.stderr
         assert "up to date" in result.stdout
 
@@ -40,7 +24,7 @@ async def test_db_upgrade_is_idempotent(settings: Settings) -> None:
 async def test_admin_create_makes_a_confirmed_admin_with_a_workspace(
     settings: Settings, container: Container
 ) -> None:
-    created = tenantry(
+    created = await tenantry(
         settings,
         "admin",
         "create",
@@ -49,7 +33,7 @@ async def test_admin_create_makes_a_confirmed_admin_with_a_workspace(
         "--password",
         "operator password 1",
     )
-    again = tenantry(
+    again = await tenantry(
         settings,
         "admin",
         "create",
@@ -70,7 +54,7 @@ async def test_admin_create_makes_a_confirmed_admin_with_a_workspace(
 
 
 async def test_admin_create_refuses_a_weak_password(settings: Settings) -> None:
-    result = tenantry(
+    result = await tenantry(
         settings, "admin", "create", "--email", "op@example.com", "--password", "short"
     )
     assert result.returncode == 1
@@ -80,7 +64,7 @@ async def test_admin_create_refuses_a_weak_password(settings: Settings) -> None:
 async def test_admin_create_refuses_what_the_api_would_refuse_as_an_email(
     settings: Settings, container: Container
 ) -> None:
-    result = tenantry(
+    result = await tenantry(
         settings, "admin", "create", "--email", "notanemail", "--password", "operator password 1"
     )
     assert result.returncode == 2
@@ -92,7 +76,7 @@ async def test_keys_rotate_keeps_the_old_key_published(
     settings: Settings, container: Container
 ) -> None:
     before = container.keys.current().kid
-    result = tenantry(settings, "keys", "rotate")
+    result = await tenantry(settings, "keys", "rotate")
     assert result.returncode == 0, result.stderr
     await container.keys.reload()
     assert container.keys.current().kid != before
