@@ -40,7 +40,7 @@ from bench.server import (
     tenantry_command,
 )
 from bench.signup import fresh_signups
-from tenantry.domain.accounts.seeding import SEED_PASSWORD, seed_email
+from tenantry.seeding import SEED_PASSWORD, seed_email
 
 # The large size can be changed for a quick run (the table says what was measured).
 LARGE_ENV = "TENANTRY_BENCH_SCALE_USERS"

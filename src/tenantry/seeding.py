@@ -13,37 +13,34 @@ the user at position `start_j + i` (wrapping), so org memberships spread evenly 
 Ids are version-4-shaped UUIDs made of a random prefix per run and table and a sequence number,
 so each table's rows arrive in key order (B-tree appends instead of random page writes).
 
-PostgreSQL: one transaction that locks the three tables, drops their foreign keys and plain
-(non-unique) indexes, loads with COPY, then recreates every dropped index and foreign key from
-the definitions read from the catalog before dropping them (re-creating a foreign key checks
-every row with one join, much cheaper than a trigger per loaded row). Primary keys, unique and
-check constraints stay in place all along, and any failure rolls everything back; the three
-tables stay locked (ACCESS EXCLUSIVE) until it commits. SQLite: one
-`executemany` transaction whose foreign keys are checked in bulk (`PRAGMA foreign_key_check`)
-before it commits."""
+The rows go in through `storage.bulk_load` (COPY on PostgreSQL, one `executemany`
+transaction on SQLite): all of them, or none. A development tool, not a domain service: it
+writes the rows onboarding would write, straight into the tables."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import asyncpg
 
 from tenantry.domain.identity.deps import email_key
 from tenantry.domain.identity.passwords import PasswordHasher
 from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
 from tenantry.errors import Conflict
+from tenantry.storage.bulk_load import (
+    AlreadyLoaded,
+    BulkTable,
+    Guard,
+    Progress,
+    StepTimes,
+    bulk_load,
+)
 from tenantry.storage.database import Database
 
 SEED_PASSWORD = "seeded accounts share this password"  # noqa: S105 - published, test data
 SEED_DOMAIN = "seed.example"
-_TABLES = ("users", "tenants", "memberships")
 _ORG_ROLES = ("admin", "editor", "viewer")
 _VARIANT = 0b10 << 62
 _VERSION_MASK = ~(0xF << 12) & (2**64 - 1)
@@ -77,8 +74,6 @@ _TENANT_COLUMNS = (
     "updated_at",
 )
 _MEMBERSHIP_COLUMNS = ("id", "tenant_id", "user_id", "role", "created_at", "updated_at")
-
-Progress = Callable[[str], None]
 
 
 def seed_email(index: int) -> str:
@@ -261,158 +256,17 @@ async def seed(
     password_hash = await passwords.hash(SEED_PASSWORD)
     org_plan = organization_plan(plans, max(counts.largest_organization, 1))
     plan = _Plan(counts, password_hash, org_plan)
-    report = SeedReport(counts, {"password hash": time.perf_counter() - started})
-    if db.dialect == "postgresql":
-        await _seed_postgres(db, plan, stamp, report, progress)
-    else:
-        path = db.url.database or ""
-        await asyncio.to_thread(_seed_sqlite, path, plan, stamp, report, progress)
-    return report
-
-
-class _Timer:
-    def __init__(self, report: SeedReport, progress: Progress) -> None:
-        self._report = report
-        self._progress = progress
-
-    def step(self, name: str, rows: int | None = None) -> _Step:
-        return _Step(self, name, rows)
-
-    def done(self, name: str, rows: int | None, seconds: float) -> None:
-        self._report.seconds[name] = self._report.seconds.get(name, 0.0) + seconds
-        counted = f"{rows:,} rows " if rows is not None else ""
-        self._progress(f"{name}: {counted}in {seconds:.1f} s")
-
-
-class _Step:
-    def __init__(self, timer: _Timer, name: str, rows: int | None) -> None:
-        self._timer, self._name, self._rows = timer, name, rows
-
-    def __enter__(self) -> None:
-        self._started = time.perf_counter()
-
-    def __exit__(self, kind: object, *_rest: object) -> None:
-        if kind is None:
-            self._timer.done(self._name, self._rows, time.perf_counter() - self._started)
-
-
-# --- PostgreSQL -------------------------------------------------------------------------------
-
-_DROPPABLE = """
-SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', conrelid::regclass, conname),
-       format('ALTER TABLE %s ADD CONSTRAINT %I %s', conrelid::regclass, conname,
-              pg_get_constraintdef(oid))
-FROM pg_constraint
-WHERE contype = 'f' AND conrelid = ANY($1::regclass[])
-UNION ALL
-SELECT format('DROP INDEX %s', i.indexrelid::regclass), pg_get_indexdef(i.indexrelid)
-FROM pg_index i
-WHERE i.indrelid = ANY($1::regclass[]) AND NOT i.indisunique AND NOT EXISTS (
-    SELECT 1 FROM pg_constraint c
-    WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x')
-)
-"""
-
-
-async def _seed_postgres(
-    db: Database, plan: _Plan, stamp: datetime, report: SeedReport, progress: Progress
-) -> None:
-
-    plain = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    connection: Any = await asyncpg.connect(plain)
-    timer = _Timer(report, progress)
-    counts = plan.counts
+    times = StepTimes(progress)
+    times.seconds["password hash"] = time.perf_counter() - started
+    tenants = counts.users + counts.organizations
+    tables = [
+        BulkTable("users", _USER_COLUMNS, plan.user_rows, counts.users),
+        BulkTable("tenants", _TENANT_COLUMNS, plan.tenant_rows, tenants),
+        BulkTable("memberships", _MEMBERSHIP_COLUMNS, plan.membership_rows, counts.memberships),
+    ]
+    seeded = Guard("users", "email_key", email_key(seed_email(0)))
     try:
-        async with connection.transaction():
-            await connection.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            await connection.execute("SET LOCAL synchronous_commit = off")
-            await connection.execute(f"LOCK TABLE {', '.join(_TABLES)} IN ACCESS EXCLUSIVE MODE")
-            if await connection.fetchval(
-                "SELECT 1 FROM users WHERE email_key = $1", email_key(seed_email(0))
-            ):
-                raise AlreadySeeded
-            statements: Sequence[tuple[str, str]] = await connection.fetch(
-                _DROPPABLE, list(_TABLES)
-            )
-            with timer.step(f"drop {len(statements)} foreign keys and plain indexes"):
-                for drop, _create in statements:
-                    await connection.execute(drop)
-            with timer.step("users", counts.users):
-                await _copy(connection, "users", _USER_COLUMNS, plan.user_rows(stamp))
-            with timer.step("tenants", counts.users + counts.organizations):
-                await _copy(connection, "tenants", _TENANT_COLUMNS, plan.tenant_rows(stamp))
-            with timer.step("memberships", counts.memberships):
-                rows = plan.membership_rows(stamp)
-                await _copy(connection, "memberships", _MEMBERSHIP_COLUMNS, rows)
-            # Indexes first: checking a foreign key may use them.
-            ordered = sorted(statements, key=lambda pair: not pair[1].startswith("CREATE"))
-            for _drop, create in ordered:
-                with timer.step(create.split(" ON ")[0].split(" REFERENCES ")[0]):
-                    await connection.execute(create)
-        with timer.step("analyze"):
-            await connection.execute(f"ANALYZE {', '.join(_TABLES)}")
-    finally:
-        await connection.close()
-
-
-async def _copy(
-    connection: Any, table: str, columns: Sequence[str], rows: Iterator[tuple[object, ...]]
-) -> None:
-    await connection.copy_records_to_table(table, records=rows, columns=list(columns))
-
-
-# --- SQLite -----------------------------------------------------------------------------------
-
-
-def _seed_sqlite(
-    path: str, plan: _Plan, stamp: datetime, report: SeedReport, progress: Progress
-) -> None:
-    # The format SQLAlchemy's SQLite DateTime writes (UTCDateTime stores naive UTC).
-    text_stamp = stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    timer = _Timer(report, progress)
-    counts = plan.counts
-    connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-    try:
-        # Checked once, in bulk, before the commit (below) instead of row by row: with users
-        # and tenants referring to each other, deferred row checks would scan the unindexed
-        # users.default_tenant_id for every tenant.
-        connection.execute("PRAGMA foreign_keys=OFF")
-        connection.execute("PRAGMA cache_size=-524288")  # 512 MiB for this load
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            found = connection.execute(
-                "SELECT 1 FROM users WHERE email_key = ?", (email_key(seed_email(0)),)
-            ).fetchone()
-            if found:
-                raise AlreadySeeded
-            with timer.step("users", counts.users):
-                _insert(connection, "users", _USER_COLUMNS, plan.user_rows(text_stamp))
-            with timer.step("tenants", counts.users + counts.organizations):
-                _insert(connection, "tenants", _TENANT_COLUMNS, plan.tenant_rows(text_stamp))
-            with timer.step("memberships", counts.memberships):
-                rows = plan.membership_rows(text_stamp)
-                _insert(connection, "memberships", _MEMBERSHIP_COLUMNS, rows)
-            with timer.step("foreign key check"):
-                for table in _TABLES:
-                    violation = connection.execute(f"PRAGMA foreign_key_check({table})").fetchone()
-                    if violation is not None:
-                        raise RuntimeError(f"seeding broke a foreign key: {tuple(violation)}")
-            with timer.step("commit"):
-                connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-    finally:
-        connection.close()
-
-
-def _insert(
-    connection: sqlite3.Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterator[tuple[object, ...]],
-) -> None:
-    placeholders = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    connection.executemany(statement, rows)
+        await bulk_load(db, tables, guard=seeded, stamp=stamp, times=times)
+    except AlreadyLoaded:
+        raise AlreadySeeded from None
+    return SeedReport(counts, times.seconds)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections import Counter
 
@@ -13,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.seeding import (
+from tenantry.seeding import (
     SEED_PASSWORD,
     AlreadySeeded,
     SeedCounts,
@@ -22,7 +20,7 @@ from tenantry.domain.accounts.seeding import (
 )
 from tenantry.settings import Settings
 from tenantry.storage.models import Membership, Tenant, User
-from tests.support.server import settings_environment
+from tests.support.cli import tenantry
 
 pytestmark = pytest.mark.integration
 
@@ -120,19 +118,17 @@ def test_impossible_counts_are_rejected(users: int, organizations: int, membersh
         SeedCounts(users, organizations, memberships)
 
 
-def _seed_command(settings: Settings) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **settings_environment(settings)}
-    command = [sys.executable, "-m", "tenantry", "dev", "seed", "--users", "20"]
-    command += ["--organizations", "2", "--memberships", "40"]
-    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
+async def _seed_command(settings: Settings) -> subprocess.CompletedProcess[str]:
+    counts = ["--users", "20", "--organizations", "2", "--memberships", "40"]
+    return await tenantry(settings, "dev", "seed", *counts)
 
 
 async def test_the_cli_migrates_then_seeds(settings: Settings, container: Container) -> None:
-    done = _seed_command(settings)
+    done = await _seed_command(settings)
 
     assert done.returncode == 0, done.stderr
     assert "seeded 20 users" in done.stdout
     assert await _totals(container) == (20, 22, 40)
-    again = _seed_command(settings)
+    again = await _seed_command(settings)
     assert again.returncode == 1
     assert "already_seeded" in again.stderr

@@ -12,13 +12,13 @@ import typer
 import uvicorn
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.seeding import SEED_PASSWORD, SeedCounts, seed, seed_email
 from tenantry.domain.identity.addresses import normalize_email
 from tenantry.domain.identity.masterkey import new_master_key, stretch
 from tenantry.domain.provider.admins import ensure_platform_admin
 from tenantry.domain.sealing import rotate_master_key
 from tenantry.errors import DomainError
 from tenantry.logs import configure_logging
+from tenantry.seeding import SEED_PASSWORD, SeedCounts, seed, seed_email
 from tenantry.settings import Settings, listen_address
 from tenantry.transports.cli.admin_listener import AdminListenerFailed, admin_listener
 from tenantry.transports.cli.listener_options import LISTENER_OPTIONS
