@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.storage.database import Database
@@ -24,9 +25,8 @@ class EpochCache(Generic[K, V]):
     tenants went through the process before."""
 
     def __init__(self, *, max_entries: int = 50_000) -> None:
-        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._entries: LRUCache[K, V] = LRUCache(maxsize=max_entries)
         self._epoch: Stamp | None = None
-        self._max_entries = max_entries
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -35,21 +35,14 @@ class EpochCache(Generic[K, V]):
         if epoch != self._epoch:
             self._begin(epoch)
             return None
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+        return self._entries.get(key)
 
     def put(self, key: K, value: V, *, epoch: Stamp) -> None:
         """Store `value` as loaded under `epoch` (read *before* loading it). Under an epoch
         already left behind it is kept until the next `get`, which meets the current one."""
         if epoch != self._epoch:
             self._begin(epoch)
-        entries = self._entries
-        entries[key] = value
-        entries.move_to_end(key)
-        if len(entries) > self._max_entries:
-            entries.popitem(last=False)
+        self._entries[key] = value
 
     def _begin(self, epoch: Stamp) -> None:
         self._entries.clear()
@@ -60,7 +53,9 @@ class ExpiringCache(Generic[K, V]):
     """Values valid until a known instant (a token's `exp`, in epoch seconds): bounded, least
     recently used out first, and expired entries at the cold end dropped as new ones arrive,
     so a stream of tokens each used a few times holds about one lifetime's worth, not
-    `max_entries`."""
+    `max_entries`. Not cachetools' TLRUCache: a hit there costs 1.7 us against 0.23 us here,
+    on every bearer-authenticated request, and it reads the time from a timer of its own
+    instead of the caller's `now`."""
 
     def __init__(self, *, max_entries: int) -> None:
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import OrderedDict
 from pathlib import Path
 
+from cachetools import LRUCache
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -34,7 +34,7 @@ class SiloStores:
         self._core = make_url(core_url)
         self.dialect = async_url(core_url).get_backend_name()
         self._directory = (data_dir / "silos").resolve()
-        self._open: OrderedDict[str, Store] = OrderedDict()
+        self._open: LRUCache[str, Store] = LRUCache(OPEN_SILOS)
         self._lock = asyncio.Lock()
 
     def locator(self, tenant_id: uuid.UUID) -> str:
@@ -88,19 +88,19 @@ class SiloStores:
         """A connected store for a silo, shared by the requests of this process."""
         async with self._lock:
             store = self._open.get(locator)
-            if store is None:
-                store = self._open[locator] = Store(locator, pool_size=2)
-            self._open.move_to_end(locator)
             evicted = []
-            while len(self._open) > OPEN_SILOS:
-                evicted.append(self._open.popitem(last=False)[1])
+            if store is None:
+                # Evicted here rather than by the cache, so that it can be disposed of.
+                if len(self._open) >= OPEN_SILOS:
+                    evicted.append(self._open.popitem()[1])
+                store = self._open[locator] = Store(locator, pool_size=2)
         for old in evicted:
             await old.dispose()
         return store
 
     async def dispose(self) -> None:
         async with self._lock:
-            stores, self._open = list(self._open.values()), OrderedDict()
+            stores, self._open = list(self._open.values()), LRUCache(OPEN_SILOS)
         for store in stores:
             await store.dispose()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 
+from cachetools import LRUCache
 from fastapi import Response, status
 
 from tenantry.domain.accounts.tenants import TenantView, delete_tenant, update_tenant
@@ -22,20 +22,15 @@ class RenderedViews:
     afresh. Least recently used tenants go first beyond `max_entries`."""
 
     def __init__(self, *, max_entries: int = 50_000) -> None:
-        self._bodies: OrderedDict[uuid.UUID, tuple[TenantView, bytes]] = OrderedDict()
-        self._max_entries = max_entries
+        self._bodies: LRUCache[uuid.UUID, tuple[TenantView, bytes]] = LRUCache(max_entries)
 
     def body(self, view: TenantView) -> bytes:
         entry = self._bodies.get(view.id)
         if entry is not None and entry[0] is view:
-            self._bodies.move_to_end(view.id)
             return entry[1]
         # Serialized here: a returned model would be validated once more on the way out.
         body = TenantRead.model_validate(view).model_dump_json().encode()
         self._bodies[view.id] = (view, body)
-        self._bodies.move_to_end(view.id)
-        if len(self._bodies) > self._max_entries:
-            self._bodies.popitem(last=False)
         return body
 
 
