@@ -1,5 +1,7 @@
 """The client's IP: the peer's address, or the `X-Forwarded-For` hop a trusted proxy vouches for.
-From anyone else, or when unparsable, the header is ignored."""
+From anyone else, or when unparsable, the header is ignored. Not uvicorn's
+ProxyHeadersMiddleware: it takes an unparsable hop (`garbage`, `1.2.3.4:8080`) as the client
+instead of ignoring the header, and it rewrites the scope's client for every reader."""
 
 from __future__ import annotations
 
