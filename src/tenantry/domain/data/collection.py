@@ -57,7 +57,9 @@ async def _read_key_owner(session: AsyncSession, client_key: str) -> KeyOwner | 
 
 class TokenBuckets:
     """A token bucket per client key: `rate` events a second, `burst` at once. The buckets live
-    in this process, so the limit holds per worker process (N workers admit up to N times it)."""
+    in this process, so the limit holds per worker process (N workers admit up to N times it).
+    Not `limits`: it has windows, no bucket (after a burst a key waits out the whole window,
+    and Retry-After says so); nor `aiolimiter`, whose wait, needed for Retry-After, is private."""
 
     def __init__(self, *, rate: float, burst: int) -> None:
         self._rate = rate
