@@ -8,15 +8,22 @@ PEER_VENV := $(VENV)/peer
 PEER_STAMP := $(PEER_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench soak clean
+.PHONY: help run test lint format bench soak lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The pinned lock of .venv, made by `make lock` from pyproject.toml: the runtime and dev
+# dependencies, and bench's on top of them (mypy and two tests import bench/, so .venv has both).
+DEV_LOCK := requirements/dev.txt
+BENCH_LOCK := requirements/bench.txt
+COMPILE := $(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe
+
+$(STAMP): pyproject.toml $(DEV_LOCK) $(BENCH_LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -r $(DEV_LOCK) -r $(BENCH_LOCK)
+	$(BIN)/python -m pip install --quiet -e . --no-deps
 	touch $(STAMP)
 
 $(PEER_STAMP): pyproject.toml | $(STAMP)
@@ -48,6 +55,10 @@ bench: $(STAMP) $(PEER_STAMP) ## run the benchmarks, rewrite docs/benchmarks.md 
 
 soak: $(STAMP) ## 10 min of mixed traffic on SQLite, then PostgreSQL; fails on a missed target
 	$(BIN)/python -m bench.soak --minutes 10
+
+lock: | $(STAMP) ## re-pin requirements/ from pyproject.toml (LOCK_FLAGS=--upgrade for newer indirect pins)
+	$(COMPILE) $(LOCK_FLAGS) --extra dev -o $(DEV_LOCK) pyproject.toml
+	$(COMPILE) $(LOCK_FLAGS) --extra bench -c $(DEV_LOCK) -o $(BENCH_LOCK) pyproject.toml
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) .tenantry .pytest_cache .mypy_cache .ruff_cache
