@@ -53,9 +53,9 @@ class ExpiringCache(Generic[K, V]):
     """Values valid until a known instant (a token's `exp`, in epoch seconds): bounded, least
     recently used out first, and expired entries at the cold end dropped as new ones arrive,
     so a stream of tokens each used a few times holds about one lifetime's worth, not
-    `max_entries`. Not cachetools' TLRUCache: a hit there costs 1.7 us against 0.23 us here,
-    on every bearer-authenticated request, and it reads the time from a timer of its own
-    instead of the caller's `now`."""
+    `max_entries`. Not cachetools' TLRUCache: its hit, on every bearer-authenticated request,
+    costs several times ours (docs/benchmarks.md, "Measured in code"), and it reads the
+    time from a timer of its own instead of the caller's `now`."""
 
     def __init__(self, *, max_entries: int) -> None:
         self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()

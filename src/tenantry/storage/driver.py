@@ -1,9 +1,8 @@
 """The database driver's own connection (`sqlite3`, asyncpg), for the few statements whose cost
-through SQLAlchemy's execution layer is most of their cost: the refresh-token rotation spends
-~1.2 ms of CPU in an `AsyncSession` transaction on SQLite and ~0.4 ms on the driver
-(docs/benchmarks.md). Connections still come from the engine's pool, so its limits, pre-ping
-and disposal apply; driver failures surface as SQLAlchemy's `OperationalError`, which the
-transports answer with 503 like every other storage outage."""
+through SQLAlchemy's execution layer is most of their cost, as for the refresh-token rotation
+(docs/benchmarks.md, "Measured in code"). Connections still come from the engine's pool, so
+its limits, pre-ping and disposal apply; driver failures surface as SQLAlchemy's
+`OperationalError`, which the transports answer with 503 like every other storage outage."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Ping a PostgreSQL connection on checkout only when it sat idle in the pool. SQLAlchemy's
-`pool_pre_ping` pings on every checkout: one more round trip per transaction, ~0.4 ms of this
-process's CPU (an in-process refresh 1.52 -> 1.13 ms without it) plus the server's. A
+`pool_pre_ping` pings on every checkout: one more round trip per transaction, of this
+process's CPU and the server's (docs/benchmarks.md, "Measured in code"). A
 connection in steady use needs no ping: if the server went away under it, the failing
 statement answers 503 (storage/outages.py) and SQLAlchemy invalidates every connection the
 pool made before the failure. A connection that sat idle may have been cut by a restart, a

@@ -148,8 +148,9 @@ async def when_unlocked(attempt: Callable[[], Awaitable[T]], *, deadline: float)
     """Run `attempt`, which takes the write lock without waiting (`begin`), until no other
     process holds the lock: the loop serves other requests meanwhile. Past `deadline` (loop
     time) the last "database is locked" is raised, which the transports answer with 503.
-    Not tenacity's AsyncRetrying: on every write transaction, it took 33 us where this takes
-    0.7 us when the first try succeeds, as it nearly always does."""
+    Not tenacity's AsyncRetrying: it runs on every write transaction and cost far more than
+    this loop when the first try succeeds, as it nearly always does (docs/benchmarks.md,
+    "Measured in code")."""
     loop = asyncio.get_running_loop()
     pause = 0.001
     while True:

@@ -34,7 +34,8 @@ class RenderedViews:
         return body
 
 
-# Validating and serializing the view cost ~7 us of a ~130 us request (in-process timing).
+# Validating and serializing the view was a visible share of the request (docs/benchmarks.md,
+# "Measured in code").
 _rendered = RenderedViews()
 
 
