@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -21,9 +21,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.identity.masterkey import SecretBox
 from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.errors import Conflict
+from tenantry.storage.database import Database
 from tenantry.storage.tables import IDEMPOTENCY_RECORDS as RECORDS
 from tenantry.storage.upsert import insert_on_conflict
 
@@ -201,3 +203,67 @@ async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
         delete(RECORDS).where(RECORDS.c.created_at <= now - RETENTION)
     )
     return result.rowcount
+
+
+async def answer_once(
+    session: AsyncSession,
+    key: KeyClaim[T] | None,
+    work: Callable[[], Awaitable[T]],
+    *,
+    now: datetime,
+    status_code: int = 201,
+) -> T | StoredResponse:
+    """Do `work` in `session`'s transaction, once per key: the key is claimed in the same
+    transaction and its answer stored there, so a racing duplicate waits for this transaction
+    and then gets the answer back as a `StoredResponse`."""
+    if key is None:
+        return await work()
+    claim = await key.records.claim_or_replay(
+        session, user_id=key.user_id, key=key.key, fingerprint=key.fingerprint, now=now
+    )
+    if isinstance(claim, StoredResponse):
+        return claim
+    outcome = await work()
+    answer = StoredResponse(status_code, key.answer(outcome))
+    await key.records.store_response(
+        session, user_id=key.user_id, key=key.key, claim=claim, response=answer
+    )
+    return outcome
+
+
+async def answer_apart(
+    db: Database,
+    key: KeyClaim[T] | None,
+    work: Callable[[uuid.UUID | None], Awaitable[T]],
+    *,
+    clock: Clock,
+    status_code: int = 201,
+) -> T | StoredResponse:
+    """Like `answer_once`, for work with a unit of work of its own on another store (a
+    tenant's data). The key is claimed in a core transaction committed before the work starts
+    and answered in another after it, so no core write is held open across the work: on
+    SQLite a pool tenant's store is the core database file, and a nested write would wait for
+    itself. `work` gets the id to create its row with (None without a key; the claim's
+    `work_id`, the same on a retry after the request that claimed the key died, so that it
+    finds the row if that request had committed it). A failed attempt gives the key back; a
+    repeat arriving while the work runs gets 409 `idempotency_key_in_progress`."""
+    if key is None:
+        return await work(None)
+    async with db.transaction() as session:
+        claim = await key.records.claim_or_replay(
+            session, user_id=key.user_id, key=key.key, fingerprint=key.fingerprint, now=clock.now()
+        )
+    if isinstance(claim, StoredResponse):
+        return claim
+    try:
+        outcome = await work(claim.work_id)
+    except BaseException:
+        async with db.transaction() as session:
+            await key.records.release(session, user_id=key.user_id, key=key.key, claim=claim)
+        raise
+    async with db.transaction() as session:
+        answer = StoredResponse(status_code, key.answer(outcome))
+        await key.records.store_response(
+            session, user_id=key.user_id, key=key.key, claim=claim, response=answer
+        )
+    return outcome

@@ -129,6 +129,17 @@ class CreateOnce:
         return self.records.fingerprint([self.scope, content])
 
 
+def answered(
+    outcome: T | StoredResponse, render: Callable[[T], Any], *, status_code: int = 201
+) -> JSONResponse:
+    """A service's answer to a request that may carry an Idempotency-Key: the stored answer
+    of an earlier request with the key, sent again, or `outcome` rendered by `render` (the
+    same function the key claim stores answers with)."""
+    if isinstance(outcome, StoredResponse):
+        return replayed(outcome)
+    return JSONResponse(render(outcome), status_code=status_code)
+
+
 def replayed(stored: StoredResponse) -> JSONResponse:
     """The answer stored for a key, sent again."""
     return JSONResponse(
