@@ -32,8 +32,8 @@ from tenantry.domain.sealing import (
     SEALED_COLUMNS,
     MasterKeyMismatch,
     SealedColumn,
+    master_key_rotation,
     rotate_master_key,
-    rotation,
 )
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
@@ -217,7 +217,7 @@ async def test_a_crash_after_the_commit_is_finished_at_the_next_start(
         ann, *_ = await outstanding_secrets(client, container, mailbox)
         old_key = container.box.master_key
         with monkeypatch.context() as patched:
-            patched.setattr(rotation, "promote_next_key", crash)
+            patched.setattr(master_key_rotation, "promote_next_key", crash)
             with pytest.raises(SimulatedCrash):
                 await rotate_master_key(
                     container.db, container.box, new_key=new_key, data_dir=data_dir
@@ -251,7 +251,7 @@ async def test_a_crash_before_the_commit_discards_the_staged_key(
         await outstanding_secrets(client, container, mailbox)
         old_key = container.box.master_key
         with monkeypatch.context() as patched:
-            patched.setattr(rotation, "write_next_key", stage_then_crash)
+            patched.setattr(master_key_rotation, "write_next_key", stage_then_crash)
             with pytest.raises(SimulatedCrash):
                 await rotate_master_key(
                     container.db, container.box, new_key=new_master_key(), data_dir=data_dir

@@ -3,9 +3,9 @@ a rotated token revokes the family, and revoking a session also kills its access
 
 These are the hottest writes of the service (every sign-in and every refresh): sign-in's
 statements are built once here with `bindparam`s and run as Core on the unit of work's
-connection, and the rotation runs on the driver's own connection (`storage/rotation.py`).
-Building statements per call and running them through the ORM session costs several times
-what the database needs to answer them."""
+connection, and the rotation runs on the driver's own connection
+(`storage/refresh_rotation.py`). Building statements per call and running them through the ORM
+session costs several times what the database needs to answer them."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.domain.identity.secrets import new_token
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
-from tenantry.storage.rotation import rotate_refresh_token
+from tenantry.storage.refresh_rotation import rotate_refresh_token
 from tenantry.storage.tables import REFRESH_TOKENS, SESSIONS
 
 REFRESH_TOKEN_PREFIX = "rt"  # noqa: S105 (a prefix, not a secret)
