@@ -13,9 +13,10 @@ import httpx
 import structlog
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.dashboard import Dashboards
 from tenantry.domain.accounts.invitations import InvitationAllowance, Invitations
-from tenantry.domain.accounts.tenants import TenantView, read_tenant
-from tenantry.domain.accounts.users import Profile, get_profile
+from tenantry.domain.accounts.tenants import Tenants, TenantView, read_tenant
+from tenantry.domain.accounts.users import Profile, Users, get_profile
 from tenantry.domain.audit import purge_audit_entries
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.data import experiments
@@ -289,6 +290,9 @@ class Container:
         self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(
             self.db, partial(read_tenant, plans=self.plans)
         )
+        self.tenants = Tenants(db=self.db, clock=self.clock, silos=self.stores.silos)
+        self.users = Users(db=self.db, clock=self.clock)
+        self.dashboards = Dashboards(db=self.db)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _previous_master_keys(self) -> tuple[bytes, ...]:

@@ -1,6 +1,6 @@
-"""Tenants (SPEC §6): creating organizations; reading, updating and deleting the tenant of the
-request; and the per-tenant lock that serializes changes to its members, owners and counted
-resources."""
+"""Tenants (SPEC §6): creating organizations; listing the caller's tenants; reading, updating
+and deleting the tenant of the request; and the per-tenant lock that serializes changes to its
+members, owners and counted resources."""
 
 from __future__ import annotations
 
@@ -12,13 +12,23 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import TenantActor
-from tenantry.domain.accounts.users import fall_back_to_personal_tenant
+from tenantry.domain.accounts.users import (
+    MembershipView,
+    fall_back_to_personal_tenant,
+    page_memberships,
+    update_profile,
+)
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
+from tenantry.domain.pagination import Page, PageRequest
 from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
 from tenantry.errors import Conflict, NotFound
+from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant
+from tenantry.storage.silos import SiloStores
 from tenantry.storage.tenant_rows import delete_rows_in
 
 
@@ -37,7 +47,80 @@ class TenantView:
     feature_overrides: dict[str, Any]
 
 
-async def create_organization(
+class Tenants:
+    """The caller's tenants and the tenant of a request."""
+
+    def __init__(self, *, db: Database, clock: Clock, silos: SiloStores) -> None:
+        self._db = db
+        self._clock = clock
+        self._silos = silos
+
+    async def create_organization(
+        self,
+        *,
+        owner_id: uuid.UUID,
+        name: str,
+        make_default: bool = False,
+        key: KeyClaim[MembershipView] | None = None,
+    ) -> MembershipView | StoredResponse:
+        """A new organization owned by `owner_id`, as their membership of it; `make_default`
+        also makes it the tenant their new tokens carry. With an Idempotency-Key, a repeat
+        gets the first answer back as a `StoredResponse`."""
+        async with self._db.transaction() as session:
+            now = self._clock.now()
+
+            async def create() -> MembershipView:
+                tenant = await _create_organization(session, owner_id=owner_id, name=name, now=now)
+                if make_default:
+                    await update_profile(
+                        session, user_id=owner_id, now=now, default_tenant_id=tenant.id
+                    )
+                return _owners_membership(tenant, now=now)
+
+            return await answer_once(session, key, create, now=now)
+
+    async def of_user(self, *, user_id: uuid.UUID, page: PageRequest) -> Page[MembershipView]:
+        """The user's memberships, a page at a time, oldest first."""
+        async with self._db.read() as session:
+            return await page_memberships(session, user_id=user_id, page=page)
+
+    async def update(
+        self,
+        *,
+        actor: TenantActor,
+        name: str | None = None,
+        profile: dict[str, Any] | None = None,
+    ) -> None:
+        """Rename the actor's tenant and/or merge `profile` into its profile (admins and up;
+        see `update_tenant`)."""
+        async with self._db.transaction() as session:
+            await update_tenant(
+                session, actor=actor, now=self._clock.now(), name=name, profile=profile
+            )
+
+    async def delete(self, *, actor: TenantActor) -> None:
+        """Delete the actor's organization tenant (owners only) with everything in it, its
+        silo too once the deletion has committed. A silo left behind by a crash in between is
+        dropped by the recovery job (`TenantStores.drop_orphaned_silos`)."""
+        async with self._db.transaction() as session:
+            deleted = await _delete_tenant(session, actor=actor, now=self._clock.now())
+        if deleted.isolation == "silo":
+            await self._silos.drop(deleted.id)
+
+
+def _owners_membership(tenant: Tenant, *, now: datetime) -> MembershipView:
+    return MembershipView(
+        tenant_id=tenant.id,
+        tenant_name=tenant.name,
+        tenant_kind=tenant.kind,
+        tenant_status=tenant.status,
+        role="owner",
+        plan=tenant.plan,
+        created_at=now,
+    )
+
+
+async def _create_organization(
     session: AsyncSession, *, owner_id: uuid.UUID, name: str, now: datetime
 ) -> Tenant:
     """A new `organization` tenant on the default plan, with the caller as its owner."""
@@ -149,10 +232,10 @@ async def update_tenant(
     await bump_access_epoch(session)  # cached tenant views and membership lists show the name
 
 
-async def delete_tenant(session: AsyncSession, *, actor: TenantActor, now: datetime) -> Tenant:
-    """Delete an organization tenant and everything in it (its pool rows too; a silo is the
-    caller's to drop once this commits). Members whose default tenant it was fall back to
-    their personal tenant."""
+async def _delete_tenant(session: AsyncSession, *, actor: TenantActor, now: datetime) -> Tenant:
+    """Delete an organization tenant and everything in it (its pool rows too; its silo is
+    `Tenants.delete`'s to drop once this commits). Members whose default tenant it was fall
+    back to their personal tenant."""
     actor.require("owner")
     tenant = await lock_tenant(session, actor.tenant_id)
     if tenant.kind == "personal":

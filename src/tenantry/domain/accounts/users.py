@@ -9,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import PermissionDenied, Unauthenticated
+from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant, User
 
@@ -36,6 +38,32 @@ class Profile:
     default_tenant_id: uuid.UUID | None
     created_at: datetime
     memberships: list[MembershipView]
+
+
+class Users:
+    """What signed-in users change about their own account."""
+
+    def __init__(self, *, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def update_profile(
+        self,
+        *,
+        user_id: uuid.UUID,
+        name: str | None = None,
+        default_tenant_id: uuid.UUID | None = None,
+    ) -> None:
+        """As `update_profile`: a tenant the user is no member of is PermissionDenied
+        `tenant_access_denied`."""
+        async with self._db.transaction() as session:
+            await update_profile(
+                session,
+                user_id=user_id,
+                now=self._clock.now(),
+                name=name,
+                default_tenant_id=default_tenant_id,
+            )
 
 
 def _memberships_of(

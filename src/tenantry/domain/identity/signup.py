@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.accounts.onboarding_progress import start_for_new_account
 from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.codes import UsedCode, invalid_code, use_code
@@ -139,3 +140,11 @@ class SignUpFlow:
         if self._on_confirmed is not None:
             await self._on_confirmed(user.id)
         return pair
+
+    async def start_onboarding(self, *, email: str) -> uuid.UUID | None:
+        """After a confirmation: the tenant whose onboarding wizard the account should land on
+        (the first time only; see `start_for_new_account`), or None."""
+        async with self._d.db.transaction() as session:
+            return await start_for_new_account(
+                session, email_key=email_key(email), now=self._d.clock.now()
+            )

@@ -10,11 +10,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.onboarding_progress import progress
-from tenantry.domain.accounts.projects import list_projects
-from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
-from tenantry.domain.accounts.users import update_profile
-from tenantry.domain.pagination import PageRequest
+from tenantry.domain.accounts.roles import TenantActor
 from tenantry.errors import DomainError, PermissionDenied
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
@@ -114,16 +110,8 @@ async def dashboard(
     if isinstance(actor, Response):
         return actor
     tenant = await container.tenant_views.get(tenant_id)
-    async with container.db.read() as session:
-        projects = await list_projects(
-            session, actor=actor, page=PageRequest(limit=DASHBOARD_PROJECTS, cursor=None)
-        )
-        # The onboarding checklist: admins and owners only, as the wizard.
-        states = (
-            await progress(session, tenant_id=tenant_id)
-            if outranks_or_equals(actor.role, "admin")
-            else None
-        )
+    shown = await container.dashboards.of(actor=actor, projects=DASHBOARD_PROJECTS)
+    states = shown.checklist
     return await app_page(
         request,
         container,
@@ -133,8 +121,8 @@ async def dashboard(
         title=tenant.name,
         tenant=tenant,
         role=actor.role,
-        projects=projects.items,
-        more_projects=projects.next_cursor is not None,
+        projects=shown.projects.items,
+        more_projects=shown.projects.next_cursor is not None,
         checklist=[(step, STEP_TITLES[step], state) for step, state in states.items()]
         if states
         else None,
@@ -150,13 +138,9 @@ async def switch_tenant(container: ContainerDep, post: PostDep, request: Request
     except ValueError:
         return redirect("/app")
     try:
-        async with container.db.transaction() as session:
-            await update_profile(
-                session,
-                user_id=post.visitor.principal.user_id,
-                now=container.clock.now(),
-                default_tenant_id=tenant_id,
-            )
+        await container.users.update_profile(
+            user_id=post.visitor.principal.user_id, default_tenant_id=tenant_id
+        )
     except PermissionDenied as error:
         return await app_page(
             request,
@@ -202,10 +186,7 @@ async def rename(request: Request, container: ContainerDep, post: PostDep) -> Re
     if name is None:
         message = DISPLAY_NAME.message
         return await account_page(request, container, post.visitor, status=422, name_error=message)
-    async with container.db.transaction() as session:
-        await update_profile(
-            session, user_id=post.visitor.principal.user_id, now=container.clock.now(), name=name
-        )
+    await container.users.update_profile(user_id=post.visitor.principal.user_id, name=name)
     return redirect("/app/account?notice=name_saved")
 
 

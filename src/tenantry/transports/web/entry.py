@@ -11,9 +11,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.onboarding_progress import start_for_new_account
 from tenantry.domain.identity.addresses import normalize_email
-from tenantry.domain.identity.deps import TokenPair, email_key
+from tenantry.domain.identity.deps import TokenPair
 from tenantry.errors import DomainError, PermissionDenied, Throttled
 from tenantry.transports.rest.deps import ClientDep, ContainerDep
 from tenantry.transports.rest.devices import remember_device
@@ -232,10 +231,7 @@ async def confirm_code(
         )
     to = next_of(form)
     if to == HOME:  # a new account's first confirmation lands on its tenant's onboarding wizard
-        async with container.db.transaction() as session:
-            started = await start_for_new_account(
-                session, email_key=email_key(email), now=container.clock.now()
-            )
+        started = await container.signup.start_onboarding(email=email)
         if started is not None:
             to = f"/app/t/{started}/onboarding"
     return await signed_in_response(request, container, pair, to)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from tenantry.domain.accounts.tenants import create_organization
-from tenantry.domain.accounts.users import update_profile
+from tenantry.domain.accounts.users import MembershipView
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import TenantName
@@ -42,13 +41,8 @@ async def create(request: Request, container: ContainerDep, post: PostDep) -> Re
             error=TENANT_NAME.message,
             name=field(post.form, "name"),
         )
-    user_id = post.visitor.principal.user_id
-    async with container.db.transaction() as session:
-        tenant = await create_organization(
-            session, owner_id=user_id, name=name, now=container.clock.now()
-        )
-    async with container.db.transaction() as session:
-        await update_profile(
-            session, user_id=user_id, now=container.clock.now(), default_tenant_id=tenant.id
-        )
-    return redirect(f"/app/t/{tenant.id}?notice=organization_created")
+    created = await container.tenants.create_organization(
+        owner_id=post.visitor.principal.user_id, name=name, make_default=True
+    )
+    assert isinstance(created, MembershipView)  # no idempotency key, so never a replay
+    return redirect(f"/app/t/{created.tenant_id}?notice=organization_created")

@@ -7,7 +7,7 @@ import uuid
 from cachetools import LRUCache
 from fastapi import Response, status
 
-from tenantry.domain.accounts.tenants import TenantView, delete_tenant, update_tenant
+from tenantry.domain.accounts.tenants import TenantView
 from tenantry.transports.rest.deps import ContainerDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.tenant import TenantRead, TenantUpdate
@@ -49,23 +49,16 @@ async def read_tenant(container: ContainerDep, tenant: TenantDep) -> Response:
 async def patch_tenant(
     body: TenantUpdate, container: ContainerDep, tenant: TenantDep
 ) -> TenantRead:
-    async with container.db.transaction() as session:
-        await update_tenant(
-            session,
-            actor=tenant.actor,
-            now=container.clock.now(),
-            name=body.name,
-            profile=body.profile.model_dump(mode="json", exclude_unset=True)
-            if body.profile is not None
-            else None,
-        )
+    profile = (
+        body.profile.model_dump(mode="json", exclude_unset=True)
+        if body.profile is not None
+        else None
+    )
+    await container.tenants.update(actor=tenant.actor, name=body.name, profile=profile)
     return TenantRead.model_validate(await container.tenant_views.get(tenant.tenant_id))
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_tenant(container: ContainerDep, tenant: TenantDep) -> Response:
-    async with container.db.transaction() as session:
-        deleted = await delete_tenant(session, actor=tenant.actor, now=container.clock.now())
-    if deleted.isolation == "silo":
-        await container.stores.silos.drop(deleted.id)
+    await container.tenants.delete(actor=tenant.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
-from tenantry.domain.accounts.tenants import create_organization
-from tenantry.domain.accounts.users import page_memberships
+from fastapi import Response, status
+
+from tenantry.domain.accounts.users import MembershipView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.accounts import TenantCreate, TenantSummary
 from tenantry.transports.rest.schemas.common import Page
@@ -16,44 +16,36 @@ from tenantry.transports.rest.schemas.common import Page
 router = PrefixedRouter(prefix="/v1/tenants", tags=["tenants"])
 
 
+def _summary(membership: MembershipView) -> TenantSummary:
+    return TenantSummary(
+        id=membership.tenant_id,
+        name=membership.tenant_name,
+        kind=membership.tenant_kind,
+        status=membership.tenant_status,
+        plan=membership.plan,
+        role=membership.role,
+    )
+
+
+def _render(membership: MembershipView) -> Any:
+    return _summary(membership).model_dump(mode="json")
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TenantSummary)
 async def create_tenant(
     body: TenantCreate, container: ContainerDep, principal: PrincipalDep, once: CreateOnceDep
 ) -> Response:
-    async def work(session: AsyncSession) -> TenantSummary:
-        tenant = await create_organization(
-            session,
-            owner_id=principal.user_id,
-            name=body.name.strip() or body.name,
-            now=container.clock.now(),
-        )
-        return TenantSummary(
-            id=tenant.id,
-            name=tenant.name,
-            kind=tenant.kind,
-            status=tenant.status,
-            plan=tenant.plan,
-            role="owner",
-        )
-
-    return await once.run(work, user_id=principal.user_id, body=body)
+    key = once.key_claim(body, user_id=principal.user_id, answer=_render)
+    created = await container.tenants.create_organization(
+        owner_id=principal.user_id, name=body.name.strip() or body.name, key=key
+    )
+    return answered(created, _render)
 
 
 @router.get("")
 async def list_tenants(
     container: ContainerDep, principal: PrincipalDep, page: PageDep
 ) -> Page[TenantSummary]:
-    async with container.db.read() as session:
-        found = await page_memberships(session, user_id=principal.user_id, page=page)
-    items = [
-        TenantSummary(
-            id=m.tenant_id,
-            name=m.tenant_name,
-            kind=m.tenant_kind,
-            status=m.tenant_status,
-            plan=m.plan,
-            role=m.role,
-        )
-        for m in found.items
-    ]
+    found = await container.tenants.of_user(user_id=principal.user_id, page=page)
+    items = [_summary(membership) for membership in found.items]
     return Page[TenantSummary](items=items, next_cursor=found.next_cursor)
