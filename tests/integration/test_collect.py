@@ -160,9 +160,11 @@ async def test_a_disabled_tenants_keys_stop_working(
     [env, _] = await environments_of(client, ann)
     assert (await send(client, env.client_key)).status_code == 202  # cached now
     admin = container.admin_tenants
-    await admin.disable(uuid.UUID(ann.tenant_id), reason=None, admin_id=uuid.UUID(ann.user_id))
+    await admin.disable(
+        tenant_id=uuid.UUID(ann.tenant_id), reason=None, admin_id=uuid.UUID(ann.user_id)
+    )
     assert_problem(await send(client, env.client_key), 401, "invalid_client_key")
-    await admin.enable(uuid.UUID(ann.tenant_id), admin_id=uuid.UUID(ann.user_id))
+    await admin.enable(tenant_id=uuid.UUID(ann.tenant_id), admin_id=uuid.UUID(ann.user_id))
     assert (await send(client, env.client_key)).status_code == 202
 
 

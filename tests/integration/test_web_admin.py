@@ -403,6 +403,6 @@ async def test_the_console_edits_refuse_the_wrong_visitor_and_bad_input(
         f"/admin/tenants/{ann.tenant_id}/name", data={"csrf_token": csrf, "name": "  "}
     )
     assert empty_name.status_code == 422
-    details = await container.admin_tenants.details(uuid.UUID(ann.tenant_id))
+    details = await container.admin_tenants.details(tenant_id=uuid.UUID(ann.tenant_id))
     assert details.name == "Ann's workspace"
     assert details.metadata == {} and details.feature_overrides == {}

@@ -246,7 +246,7 @@ async def test_a_disabled_tenant_shows_a_notice_instead_of_its_content(
     await web_sign_in(client, ann)
     assert (await client.get(f"/app/t/{acme}")).status_code == 200
     await container.admin_tenants.disable(
-        uuid.UUID(acme), reason="unpaid", admin_id=uuid.UUID(ann.user_id)
+        tenant_id=uuid.UUID(acme), reason="unpaid", admin_id=uuid.UUID(ann.user_id)
     )
     page = await client.get(f"/app/t/{acme}")
     assert page.status_code == 403

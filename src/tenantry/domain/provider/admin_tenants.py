@@ -1,6 +1,6 @@
 """What a platform admin changes about tenants (SPEC §8): name, metadata, feature overrides
-and plan; disabling and enabling; and tenants provisioned for an owner named by email. Reads
-live in `admin_search` and `admin_details`."""
+and plan; disabling and enabling; and tenants provisioned for an owner named by email. The
+queries behind its reads live in `admin_search` and `admin_details`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.members import MemberView, list_members
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse
 from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.pagination import Page, PageRequest
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.admin_details import TenantDetails, read_tenant_details
 from tenantry.domain.provider.admin_orders import KeyTaken, OwnedTenant
+from tenantry.domain.provider.admin_search import TenantListItem, TenantQuery, search_tenants
 from tenantry.domain.provider.plan_changes import PlanChanges
 from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed
 from tenantry.errors import Conflict, InvalidInput, Unavailable
@@ -78,14 +81,24 @@ class AdminTenants:
         self._provisioner = provisioner
         self._plan_changes = plan_changes
 
-    async def details(self, tenant_id: uuid.UUID) -> TenantDetails:
+    async def search(self, *, query: TenantQuery, page: PageRequest) -> Page[TenantListItem]:
+        """Every tenant matching `query`, provisioning ones included, oldest first."""
+        async with self._db.read() as session:
+            return await search_tenants(session, query=query, page=page)
+
+    async def details(self, *, tenant_id: uuid.UUID) -> TenantDetails:
         async with self._db.read() as session:
             return await read_tenant_details(
                 session, tenant_id, plans=self._plans, now=self._clock.now()
             )
 
+    async def members(self, *, tenant_id: uuid.UUID, page: PageRequest) -> Page[MemberView]:
+        """The tenant's members in the order they joined."""
+        async with self._db.read() as session:
+            return await list_members(session, tenant_id=tenant_id, page=page)
+
     async def update(
-        self, tenant_id: uuid.UUID, changes: TenantChanges, *, admin_id: uuid.UUID
+        self, *, tenant_id: uuid.UUID, changes: TenantChanges, admin_id: uuid.UUID
     ) -> None:
         """Apply `changes`. A plan of another isolation mode moves the tenant's data first
         (`PlanChanges`); the rest is one transaction."""
@@ -152,13 +165,13 @@ class AdminTenants:
             return await session.get(StoreMove, tenant_id) is not None
 
     async def disable(
-        self, tenant_id: uuid.UUID, *, reason: str | None, admin_id: uuid.UUID
+        self, *, tenant_id: uuid.UUID, reason: str | None, admin_id: uuid.UUID
     ) -> None:
         """Every member's tenant-scoped requests answer 403 `tenant_disabled` from the next
         one on; the data stays. Disabling a disabled tenant changes nothing."""
         await self._set_status(tenant_id, "disabled", reason=reason, admin_id=admin_id)
 
-    async def enable(self, tenant_id: uuid.UUID, *, admin_id: uuid.UUID) -> None:
+    async def enable(self, *, tenant_id: uuid.UUID, admin_id: uuid.UUID) -> None:
         await self._set_status(tenant_id, "active", reason=None, admin_id=admin_id)
 
     async def _set_status(
@@ -176,7 +189,11 @@ class AdminTenants:
             await bump_access_epoch(session)  # cached grants to its members end now
 
     async def create(
-        self, new: NewTenant, *, admin_id: uuid.UUID, key: KeyClaim[TenantDetails] | None = None
+        self,
+        *,
+        new: NewTenant,
+        admin_id: uuid.UUID,
+        key: KeyClaim[TenantDetails] | None = None,
     ) -> TenantDetails | StoredResponse:
         """Provision a tenant on any plan with `owner_email` as its owner (an account made and
         mailed an activation code if needed). With an Idempotency-Key, a repeat gets the

@@ -16,7 +16,6 @@ from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.identity.access import Principal, TenantAccess
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.domain.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
-from tenantry.domain.provider.admins import is_platform_admin
 from tenantry.errors import MalformedRequest, PermissionDenied, Unauthenticated
 from tenantry.transports.rest.client_ip import client_ip
 from tenantry.transports.rest.devices import presented_device
@@ -85,9 +84,8 @@ PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 async def platform_admin(principal: PrincipalDep, container: ContainerDep) -> Principal:
     """The caller, if a platform admin now (read per request, see `is_platform_admin`)."""
-    async with container.db.read() as session:
-        if await is_platform_admin(session, principal.user_id):
-            return principal
+    if await container.admin_users.is_platform_admin(user_id=principal.user_id):
+        return principal
     raise PermissionDenied("Only platform admins may do this.", code="platform_admin_required")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tenantry.transports.web import admin_console as admin_console_pages
+from tenantry.transports.web import admin as admin_console_pages
 from tenantry.transports.web import (
     app_pages,
     entry,

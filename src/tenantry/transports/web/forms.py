@@ -1,4 +1,4 @@
-"""The web side of a state-changing form in a tenant: the change in one transaction, then
+"""The web side of a state-changing form: the change (a service call), then
 post/redirect/get; a refusal from the domain shows the form's page again with the domain's
 message and status."""
 
@@ -20,6 +20,17 @@ PageAgain = Callable[..., Awaitable[Response]]
 T = TypeVar("T")
 
 
+async def redirect_after(
+    change: Awaitable[T], *, done: str | Callable[[T], str], refused: PageAgain
+) -> Response:
+    """`done` is where to go, or makes it from what the change returned (a created id)."""
+    try:
+        changed = await change
+    except DomainError as error:
+        return await show_refusal(refused, error)
+    return redirect(done(changed) if callable(done) else done)
+
+
 async def change_then_redirect(
     container: Container,
     change: Callable[[AsyncSession], Awaitable[T]],
@@ -27,13 +38,14 @@ async def change_then_redirect(
     done: str | Callable[[T], str],
     refused: PageAgain,
 ) -> Response:
-    """`done` is where to go, or makes it from what the change returned (a created id)."""
-    try:
+    """`redirect_after` for a change that still takes a session, made in one transaction.
+    Goes once the pages that call it (projects, teams, people) call services instead."""
+
+    async def in_one_transaction() -> T:
         async with container.db.transaction() as session:
-            changed = await change(session)
-    except DomainError as error:
-        return await show_refusal(refused, error)
-    return redirect(done(changed) if callable(done) else done)
+            return await change(session)
+
+    return await redirect_after(in_one_transaction(), done=done, refused=refused)
 
 
 async def show_refusal(page: PageAgain, error: DomainError) -> Response:

@@ -8,14 +8,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Response, status
-from fastapi.responses import JSONResponse
 
-from tenantry.domain.idempotency import StoredResponse
 from tenantry.domain.provider.admin_details import TenantDetails
-from tenantry.domain.provider.admin_search import TenantQuery, search_tenants, search_users
+from tenantry.domain.provider.admin_search import TenantQuery
 from tenantry.domain.provider.admin_tenants import AdminTenants, NewTenant, TenantChanges
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep
-from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.limits import lift_deadline
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
@@ -51,7 +49,7 @@ def _body(details: TenantDetails) -> Any:
 
 @router.get("/tenants")
 async def list_tenants(
-    container: ContainerDep,
+    service: AdminTenantsDep,
     _admin: PlatformAdminDep,
     page: PageDep,
     q: SearchText = None,
@@ -59,10 +57,7 @@ async def list_tenants(
     plan: Annotated[str | None, Query(max_length=50)] = None,
 ) -> Page[AdminTenantItem]:
     """Search every tenant: `q` is part of the name (any case) or the exact tenant id."""
-    async with container.db.read() as session:
-        found = await search_tenants(
-            session, query=TenantQuery(q=q, status=status, plan=plan), page=page
-        )
+    found = await service.search(query=TenantQuery(q=q, status=status, plan=plan), page=page)
     items = [AdminTenantItem.model_validate(item) for item in found.items]
     return Page[AdminTenantItem](items=items, next_cursor=found.next_cursor)
 
@@ -70,7 +65,6 @@ async def list_tenants(
 @router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=AdminTenantRead)
 async def create_tenant(
     body: AdminTenantCreate,
-    container: ContainerDep,
     admin: PlatformAdminDep,
     service: AdminTenantsDep,
     once: CreateOnceDep,
@@ -84,17 +78,14 @@ async def create_tenant(
         owner_email=body.owner_email,
         owner_name=body.owner_name,
     )
-    outcome = await service.create(new, admin_id=admin.user_id, key=key)
-    if isinstance(outcome, StoredResponse):
-        return replayed(outcome)
-    return JSONResponse(_body(outcome), status_code=status.HTTP_201_CREATED)
+    return answered(await service.create(new=new, admin_id=admin.user_id, key=key), _body)
 
 
 @router.get("/tenants/{tenant_id}")
 async def read_tenant(
     tenant_id: uuid.UUID, _admin: PlatformAdminDep, service: AdminTenantsDep
 ) -> AdminTenantRead:
-    return _read(await service.details(tenant_id))
+    return _read(await service.details(tenant_id=tenant_id))
 
 
 # a plan change may move the tenant's data, as long as that takes
@@ -113,8 +104,8 @@ async def update_tenant(
         metadata=body.metadata,
         features=body.features,
     )
-    await service.update(tenant_id, changes, admin_id=admin.user_id)
-    return _read(await service.details(tenant_id))
+    await service.update(tenant_id=tenant_id, changes=changes, admin_id=admin.user_id)
+    return _read(await service.details(tenant_id=tenant_id))
 
 
 @router.post("/tenants/{tenant_id}/disable")
@@ -126,16 +117,16 @@ async def disable_tenant(
 ) -> AdminTenantRead:
     """Every member's tenant-scoped requests answer 403 `tenant_disabled`; data is kept."""
     reason = body.reason if body is not None else None
-    await service.disable(tenant_id, reason=reason, admin_id=admin.user_id)
-    return _read(await service.details(tenant_id))
+    await service.disable(tenant_id=tenant_id, reason=reason, admin_id=admin.user_id)
+    return _read(await service.details(tenant_id=tenant_id))
 
 
 @router.post("/tenants/{tenant_id}/enable")
 async def enable_tenant(
     tenant_id: uuid.UUID, admin: PlatformAdminDep, service: AdminTenantsDep
 ) -> AdminTenantRead:
-    await service.enable(tenant_id, admin_id=admin.user_id)
-    return _read(await service.details(tenant_id))
+    await service.enable(tenant_id=tenant_id, admin_id=admin.user_id)
+    return _read(await service.details(tenant_id=tenant_id))
 
 
 @router.get("/users")
@@ -143,8 +134,7 @@ async def list_users(
     container: ContainerDep, _admin: PlatformAdminDep, page: PageDep, q: SearchText = None
 ) -> Page[AdminUserItem]:
     """Users whose email or name contains `q` (any case)."""
-    async with container.db.read() as session:
-        found = await search_users(session, q=q, page=page)
+    found = await container.admin_users.search(q=q, page=page)
     items = [AdminUserItem.model_validate(item) for item in found.items]
     return Page[AdminUserItem](items=items, next_cursor=found.next_cursor)
 
@@ -157,7 +147,7 @@ async def disable_user(
 ) -> Response:
     """The account can no longer sign in; its sessions end and every token it holds is refused
     from the next request on. An admin's own account: 409 `own_account`."""
-    await container.admin_users.disable(user_id, admin_id=admin.user_id)
+    await container.admin_users.disable(user_id=user_id, admin_id=admin.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,5 +155,5 @@ async def disable_user(
 async def enable_user(
     user_id: uuid.UUID, admin: PlatformAdminDep, container: ContainerDep
 ) -> Response:
-    await container.admin_users.enable(user_id, admin_id=admin.user_id)
+    await container.admin_users.enable(user_id=user_id, admin_id=admin.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
