@@ -41,11 +41,11 @@ async def change_then_redirect(
     """`redirect_after` for a change that still takes a session, made in one transaction.
     Goes once the pages that call it (projects, teams, people) call services instead."""
 
-    async def in_one_transaction() -> T:
+    async def run_change() -> T:
         async with container.db.transaction() as session:
             return await change(session)
 
-    return await redirect_after(in_one_transaction(), done=done, refused=refused)
+    return await redirect_after(run_change(), done=done, refused=refused)
 
 
 async def show_refusal(page: PageAgain, error: DomainError) -> Response:
