@@ -12,6 +12,10 @@ from functools import partial
 import httpx
 import structlog
 
+from tenantry.adapters.jwks import HttpJwks
+from tenantry.adapters.mail_templates import JinjaMailTemplates
+from tenantry.adapters.smtp import LogSender, SmtpSender
+from tenantry.adapters.webhook_http import WebhookSender, new_http_client
 from tenantry.clock import Clock
 from tenantry.domain.accounts.dashboard import Dashboards
 from tenantry.domain.accounts.invitations import InvitationAllowance, Invitations
@@ -50,7 +54,7 @@ from tenantry.domain.identity.tokens import AccessTokens
 from tenantry.domain.identity.web_sessions import WebSessionPolicy, WebSessions
 from tenantry.domain.lanes import Lane
 from tenantry.domain.mail.outbox import MailOutbox
-from tenantry.domain.mail.senders import LogSender, MailSender, SmtpSender
+from tenantry.domain.mail.senders import MailSender
 from tenantry.domain.mail.worker import MailWorker
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.provider.admin_tenants import AdminTenants
@@ -64,7 +68,6 @@ from tenantry.domain.sealing import finish_pending_rotation, load_or_create_hash
 from tenantry.domain.webhooks.dispatcher import WebhookDispatcher
 from tenantry.domain.webhooks.endpoints import WebhookEndpoints
 from tenantry.domain.webhooks.retention import purge_settled_events
-from tenantry.domain.webhooks.sender import WebhookSender, new_http_client
 from tenantry.faults import Faults
 from tenantry.settings import Settings
 from tenantry.storage.database import Database
@@ -162,7 +165,7 @@ class Container:
             parallelism=settings.argon2_parallelism,
             queue=settings.hashing_queue,
         )
-        self.mail = MailOutbox(clock=self.clock)
+        self.mail = MailOutbox(clock=self.clock, renderer=JinjaMailTemplates())
         self.detached = Detached()
         self.mail_worker = MailWorker(
             db=self.db,
@@ -223,7 +226,7 @@ class Container:
         )
         self.http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         federated = FederatedTokens(
-            issuers=settings.trusted_issuers, http=self.http, clock=self.clock
+            issuers=settings.trusted_issuers, jwks=HttpJwks(self.http), clock=self.clock
         )
         self.external_accounts = ExternalAccounts(deps=identity, federated=federated)
         self.authenticator = Authenticator(

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tenantry.domain.identity.issuers import TrustedIssuer
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -24,26 +26,6 @@ def listen_address(value: str) -> tuple[str, int]:
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65_536:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     return host, int(port)
-
-
-class TrustedIssuer(BaseModel):
-    """An external OIDC issuer whose access tokens Tenantry accepts."""
-
-    issuer: str
-    jwks_uri: str
-    audience: str
-    # The email domains this issuer may assert for a new account; unset = any domain.
-    allowed_domains: list[str] | None = None
-
-    @field_validator("allowed_domains")
-    @classmethod
-    def _lowercase_domains(cls, domains: list[str] | None) -> list[str] | None:
-        return None if domains is None else [domain.strip().lower() for domain in domains]
-
-    def may_assert(self, email: str) -> bool:
-        """Whether this issuer may vouch for `email` when an account is created for it."""
-        domain = email.rpartition("@")[2].strip().lower()
-        return self.allowed_domains is None or domain in self.allowed_domains
 
 
 class Settings(BaseSettings):

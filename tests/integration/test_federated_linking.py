@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from tenantry.bootstrap import Container
+from tenantry.domain.identity.issuers import TrustedIssuer
 from tenantry.domain.provider.admins import ensure_platform_admin
-from tenantry.settings import Settings, TrustedIssuer
+from tenantry.settings import Settings
 from tenantry.storage.models import ExternalIdentity, User
 from tenantry.storage.tables import table
 from tenantry.transports.rest.app import create_app

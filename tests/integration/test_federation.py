@@ -16,9 +16,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from tenantry.adapters import jwks
 from tenantry.bootstrap import Container
 from tenantry.domain.identity import federation
-from tenantry.settings import Settings, TrustedIssuer
+from tenantry.domain.identity.issuers import TrustedIssuer
+from tenantry.settings import Settings
 from tenantry.storage.models import ExternalIdentity, User
 from tenantry.transports.rest.app import create_app
 from tests.support.api import bearer
@@ -425,12 +427,12 @@ SHORT_DEADLINE = 1.0
 def short_deadline() -> Iterator[float]:
     """Below the 3 s default while the JWKS misbehaves, so the slow one is given up on quickly;
     healthy fetches keep the default, since a busy machine can take over a second for one."""
-    default = federation.JWKS_FETCH_DEADLINE
-    federation.JWKS_FETCH_DEADLINE = SHORT_DEADLINE
+    default = jwks.JWKS_FETCH_DEADLINE
+    jwks.JWKS_FETCH_DEADLINE = SHORT_DEADLINE
     try:
         yield SHORT_DEADLINE
     finally:
-        federation.JWKS_FETCH_DEADLINE = default
+        jwks.JWKS_FETCH_DEADLINE = default
 
 
 @pytest.mark.parametrize("mode", FAILING_MODES)

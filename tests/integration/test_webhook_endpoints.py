@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
+from tenantry.adapters.webhook_http import WebhookSender, new_http_client
 from tenantry.bootstrap import Container
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.webhooks.dispatcher import FAN_OUT_BATCH
 from tenantry.domain.webhooks.endpoints import EndpointScope
-from tenantry.domain.webhooks.sender import WebhookSender, new_http_client
 from tenantry.settings import Settings
 from tenantry.storage.models import DomainEvent, WebhookDelivery, WebhookEndpoint
 from tenantry.transports.rest.app import create_app

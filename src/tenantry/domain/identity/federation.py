@@ -7,28 +7,37 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
 import jwt
 import structlog
 
 from tenantry.clock import Clock
+from tenantry.domain.identity.issuers import TrustedIssuer
 from tenantry.domain.identity.tokens import KEY_BEARING_HEADERS
 from tenantry.errors import Unauthenticated
-from tenantry.settings import TrustedIssuer
 
 log = structlog.get_logger("tenantry.federation")
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 JWKS_REFRESH_INTERVAL = timedelta(seconds=30)  # at most one refetch per interval for unknown kids
 JWKS_MAX_AGE = timedelta(minutes=10)  # keys the issuer dropped stop working within this
-JWKS_FETCH_DEADLINE = 3.0  # seconds for the whole fetch, a slowly dripping body included
-JWKS_MAX_BYTES = 256 * 1024
 MAX_SUBJECT_LENGTH = 255  # external_identities.subject
 MAX_EMAIL_LENGTH = 320  # users.email
+
+
+class JwksUnavailable(Exception):
+    """The issuer's JWKS document could not be had (unreachable, an error status, too slow,
+    too big); the message says what went wrong."""
+
+
+class JwksSource(Protocol):
+    async def fetch(self, url: str) -> bytes:
+        """The JWKS document at `url`, or JwksUnavailable."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -46,13 +55,13 @@ def _invalid() -> Unauthenticated:
 
 
 class IssuerKeys:
-    """One issuer's JWKS, fetched over HTTP: refetched when a token names a key it does not
+    """One issuer's JWKS, fetched from `source`: refetched when a token names a key it does not
     hold (at most once per refresh interval, however many such tokens arrive) and when older
     than the maximum age. A failed fetch keeps the keys held so far."""
 
-    def __init__(self, issuer: TrustedIssuer, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, issuer: TrustedIssuer, source: JwksSource, clock: Clock) -> None:
         self.issuer = issuer
-        self._http = http
+        self._source = source
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: datetime | None = None  # the last attempt, successful or not
@@ -79,23 +88,13 @@ class IssuerKeys:
 
     async def _fetch(self) -> dict[str, jwt.PyJWK] | None:
         try:
-            async with asyncio.timeout(JWKS_FETCH_DEADLINE):
-                body = await self._download()
-            keys = _signing_keys(json.loads(body))
-        except (httpx.HTTPError, TimeoutError, ValueError, RecursionError) as error:
-            log.warning("jwks_fetch_failed", issuer=self.issuer.issuer, error=repr(error))
-            return None
-        return keys
-
-    async def _download(self) -> bytes:
-        async with self._http.stream("GET", self.issuer.jwks_uri) as response:
-            response.raise_for_status()
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > JWKS_MAX_BYTES:
-                    raise ValueError(f"JWKS larger than {JWKS_MAX_BYTES} bytes")
-            return bytes(body)
+            return _signing_keys(json.loads(await self._source.fetch(self.issuer.jwks_uri)))
+        except JwksUnavailable as unavailable:
+            error = str(unavailable)
+        except (ValueError, RecursionError) as junk:
+            error = repr(junk)
+        log.warning("jwks_fetch_failed", issuer=self.issuer.issuer, error=error)
+        return None
 
 
 def _signing_keys(document: object) -> dict[str, jwt.PyJWK]:
@@ -125,10 +124,8 @@ def _signing_key(entry: object) -> jwt.PyJWK | None:
 
 
 class FederatedTokens:
-    def __init__(
-        self, *, issuers: list[TrustedIssuer], http: httpx.AsyncClient, clock: Clock
-    ) -> None:
-        self._issuers = {item.issuer: IssuerKeys(item, http, clock) for item in issuers}
+    def __init__(self, *, issuers: Sequence[TrustedIssuer], jwks: JwksSource, clock: Clock) -> None:
+        self._issuers = {item.issuer: IssuerKeys(item, jwks, clock) for item in issuers}
         self._clock = clock
 
     def trusts(self, issuer: object) -> bool:

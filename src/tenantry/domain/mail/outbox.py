@@ -5,26 +5,36 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
 from tenantry.storage.hooks import after_commit
 from tenantry.storage.models import MailMessage
 
-_templates = Environment(
-    loader=PackageLoader("tenantry.domain.mail", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-)
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+class MailRenderer(Protocol):
+    """Renders a mail template (`tenantry.adapters.mail_templates`)."""
+
+    def render(self, template: str, values: Mapping[str, Any]) -> RenderedMail: ...
 
 
 class MailOutbox:
-    def __init__(self, *, clock: Clock, product_name: str = "Tenantry") -> None:
+    def __init__(
+        self, *, clock: Clock, renderer: MailRenderer, product_name: str = "Tenantry"
+    ) -> None:
         self._clock = clock
+        self._renderer = renderer
         self._product_name = product_name
         self.ready = asyncio.Event()
 
@@ -32,15 +42,15 @@ class MailOutbox:
         self, session: AsyncSession, *, to: str, template: str, context: dict[str, Any]
     ) -> None:
         """Render `template` (a subject line, a text and an HTML part) and queue it for `to`."""
-        values = {"product": self._product_name, **context}
+        mail = self._renderer.render(template, {"product": self._product_name, **context})
         now = self._clock.now()
         session.add(
             MailMessage(
                 id=uuid.uuid4(),
                 recipient=to,
-                subject=_templates.get_template(f"{template}.subject.txt").render(values).strip(),
-                text_body=_templates.get_template(f"{template}.txt").render(values),
-                html_body=_templates.get_template(f"{template}.html").render(values),
+                subject=mail.subject,
+                text_body=mail.text,
+                html_body=mail.html,
                 status="pending",
                 attempts=0,
                 next_attempt_at=now,

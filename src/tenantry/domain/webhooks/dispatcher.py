@@ -39,7 +39,7 @@ from tenantry.domain.identity.masterkey import SecretBox
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.webhooks import signing
 from tenantry.domain.webhooks.endpoints import RETRY_WINDOW
-from tenantry.domain.webhooks.sender import ATTEMPT_SECONDS, AttemptResult, WebhookSender
+from tenantry.domain.webhooks.sender import ATTEMPT_SECONDS, AttemptResult, WebhookPoster
 from tenantry.storage.database import Database
 from tenantry.storage.models import (
     DomainEvent,
@@ -121,7 +121,7 @@ class WebhookDispatcher:
         *,
         db: Database,
         box: SecretBox,
-        sender: WebhookSender,
+        sender: WebhookPoster,
         clock: Clock,
         plans: PlanCatalog,
         jitter: Callable[[], float] = random.random,
