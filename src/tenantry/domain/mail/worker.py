@@ -1,5 +1,6 @@
 """Drains the mail outbox: claims due messages with a lease (so several processes can share
-the work), sends them, and reschedules failures with exponential backoff. Nothing is dropped."""
+the work), sends them, and reschedules failures with exponential backoff. Nothing is dropped.
+The queue's SQL is `tenantry.storage.mail_queue`'s."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import structlog
-from sqlalchemy import and_, or_, select, update
 
 from tenantry.clock import Clock
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.mail.senders import SEND_TIMEOUT_SECONDS, MailSender
+from tenantry.storage import mail_queue
 from tenantry.storage.database import Database
-from tenantry.storage.models import MailMessage
+from tenantry.storage.mail_queue import QueuedMail
 
 log = structlog.get_logger("tenantry.mail")
 
@@ -70,66 +71,32 @@ class MailWorker:
             await self._deliver(message)
         return len(claimed)
 
-    async def _claim(self) -> list[MailMessage]:
+    async def _claim(self) -> list[QueuedMail]:
         now = self._clock.now()
-        claimable = and_(
-            MailMessage.status == "pending",
-            MailMessage.next_attempt_at <= now,
-            or_(MailMessage.lease_until.is_(None), MailMessage.lease_until < now),
-        )
         async with self._db.transaction() as session:
-            ids = list(
-                await session.scalars(
-                    select(MailMessage.id)
-                    .where(claimable)
-                    .order_by(MailMessage.created_at)
-                    .limit(BATCH)
-                )
-            )
-            if not ids:
-                return []
-            result = await session.scalars(
-                update(MailMessage)
-                .where(MailMessage.id.in_(ids), claimable)
-                .values(lease_until=now + LEASE)
-                .returning(MailMessage)
-            )
-            return sorted(result, key=lambda message: message.created_at)
+            return await mail_queue.claim(session, now=now, limit=BATCH, lease_until=now + LEASE)
 
-    async def _deliver(self, message: MailMessage) -> None:
+    async def _deliver(self, message: QueuedMail) -> None:
+        attempts = message.attempts + 1
         try:
             await self._sender.send(self._to_email(message))
         except Exception as error:  # any SMTP or network failure: retry later
-            await self._reschedule(message.id, message.attempts + 1, repr(error))
+            await self._reschedule(message.id, attempts, repr(error))
             log.warning("mail_send_failed", mail_id=str(message.id), error=repr(error))
             return
         async with self._db.transaction() as session:
-            await session.execute(
-                update(MailMessage)
-                .where(MailMessage.id == message.id)
-                .values(
-                    status="sent",
-                    sent_at=self._clock.now(),
-                    lease_until=None,
-                    attempts=message.attempts + 1,
-                    last_error=None,
-                )
+            await mail_queue.mark_sent(
+                session, message.id, attempts=attempts, now=self._clock.now()
             )
 
     async def _reschedule(self, mail_id: uuid.UUID, attempts: int, error: str) -> None:
         async with self._db.transaction() as session:
-            await session.execute(
-                update(MailMessage)
-                .where(MailMessage.id == mail_id)
-                .values(
-                    attempts=attempts,
-                    last_error=error[:2000],
-                    lease_until=None,
-                    next_attempt_at=self._clock.now() + backoff(attempts),
-                )
+            retry_at = self._clock.now() + backoff(attempts)
+            await mail_queue.reschedule(
+                session, mail_id, attempts=attempts, error=error[:2000], at=retry_at
             )
 
-    def _to_email(self, message: MailMessage) -> EmailMessage:
+    def _to_email(self, message: QueuedMail) -> EmailMessage:
         email = EmailMessage()
         email["From"] = self._mail_from
         email["To"] = message.recipient

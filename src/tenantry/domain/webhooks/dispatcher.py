@@ -9,6 +9,9 @@ them, then delivers. Several processes may run it at once:
   and a queue never overtakes itself. Delivery is at least once: a process dying after the
   receiver answered but before the result is stored sends it again after the lease.
 
+The SQL of both queues is `tenantry.storage.webhook_queue`'s; the HTTP attempt is a
+`WebhookPoster`'s (`tenantry.adapters.webhook_http`).
+
 Failures are retried with exponential backoff and jitter for 24 hours; then the delivery is
 marked failed, its endpoint `failing`, and the queue moves on.
 
@@ -24,12 +27,9 @@ import json
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
@@ -40,15 +40,16 @@ from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.webhooks import signing
 from tenantry.domain.webhooks.endpoints import RETRY_WINDOW
 from tenantry.domain.webhooks.sender import ATTEMPT_SECONDS, AttemptResult, WebhookPoster
+from tenantry.storage import webhook_queue
 from tenantry.storage.database import Database
-from tenantry.storage.models import (
-    DomainEvent,
-    Tenant,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
+from tenantry.storage.webhook_queue import (
+    ClaimedEvent,
+    LeasedDelivery,
+    NewDelivery,
+    Settled,
+    Subscriber,
+    TenantPlan,
 )
-from tenantry.storage.upsert import insert_on_conflict
 
 log = structlog.get_logger("tenantry.webhooks")
 
@@ -68,51 +69,6 @@ def backoff(attempts: int, jitter: float) -> timedelta:
     jitter in [0.5, 1.5) so that receivers coming back are not hit by every sender at once."""
     base: timedelta = min(FIRST_RETRY * 2 ** min(attempts - 1, 20), MAX_BACKOFF)
     return base * (0.5 + jitter)
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    delivery_id: uuid.UUID
-    attempts: int
-    retry_until: datetime
-    endpoint_id: uuid.UUID
-    url: str
-    secret_sealed: bytes
-    event_id: uuid.UUID
-    event_type: str
-    tenant_id: uuid.UUID | None
-    data: dict[str, Any]
-    event_created_at: datetime
-
-
-async def _settle_unsent(
-    session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime
-) -> None:
-    """Settle deliveries of endpoints whose tenant lost `webhooks` as failed, unsent, with an
-    attempt that says why; the endpoint's health is left alone."""
-    if not delivery_ids:
-        return
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(delivery_ids))
-        .values(status="failed", settled_at=now, lease_until=None),
-        execution_options={"synchronize_session": False},
-    )
-    await session.execute(
-        insert(WebhookAttempt),
-        [
-            {
-                "id": uuid.uuid4(),
-                "delivery_id": delivery_id,
-                "attempted_at": now,
-                "status_code": None,
-                "latency_ms": 0,
-                "response_excerpt": None,
-                "error": NOT_IN_PLAN,
-            }
-            for delivery_id in delivery_ids
-        ],
-    )
 
 
 class WebhookDispatcher:
@@ -166,93 +122,32 @@ class WebhookDispatcher:
         """Turn committed events into deliveries for the endpoints subscribed to them."""
         now = self._clock.now()
         async with self._db.transaction() as session:
-            events = await self._claim_events(session, now)
+            events = await webhook_queue.claim_undispatched(session, now=now, limit=FAN_OUT_BATCH)
             if not events:
                 return 0
             endpoints = [
                 endpoint
-                for endpoint in (
-                    await session.execute(
-                        select(
-                            WebhookEndpoint.id,
-                            WebhookEndpoint.tenant_id,
-                            WebhookEndpoint.event_types,
-                            WebhookEndpoint.created_at,
-                            Tenant.plan,
-                            Tenant.feature_overrides,
-                        ).outerjoin(Tenant, Tenant.id == WebhookEndpoint.tenant_id)
-                    )
-                ).all()
-                if self._entitled(endpoint.tenant_id, endpoint)
+                for endpoint in await webhook_queue.subscribers(session)
+                if self._entitled(endpoint.tenant_id, endpoint.tenant)
             ]
-            rows = [
-                {
-                    "id": uuid.uuid4(),
-                    "endpoint_id": endpoint.id,
-                    "event_id": event.id,
-                    "tenant_id": event.tenant_id,
-                    "event_type": event.type,
-                    "event_created_at": event.created_at,
-                    "event_position": event.position,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "retry_until": now + RETRY_WINDOW,
-                    "created_at": now,
-                }
+            deliveries = [
+                NewDelivery(endpoint_id=endpoint.id, event=event)
                 for event in events
                 for endpoint in endpoints
-                if endpoint.tenant_id in (None, event.tenant_id)
-                and endpoint.created_at <= event.created_at
-                and subscribes(endpoint.event_types, event.type)
+                if _receives(endpoint, event)
             ]
-            if rows:
-                # executemany: SQLAlchemy batches the rows within the driver's parameter limit
-                # (one multi-row VALUES would pass 32,767 parameters with 14 endpoints).
-                await session.execute(
-                    insert_on_conflict(session, WebhookDelivery).on_conflict_do_nothing(
-                        index_elements=["endpoint_id", "event_id"]
-                    ),
-                    rows,
-                )
+            await webhook_queue.add_deliveries(
+                session, deliveries, now=now, retry_until=now + RETRY_WINDOW
+            )
         return len(events)
 
-    def _entitled(self, tenant_id: uuid.UUID | None, tenant: Any) -> bool:
+    def _entitled(self, tenant_id: uuid.UUID | None, tenant: TenantPlan | None) -> bool:
         """Whether an endpoint of `tenant_id` is delivered to: a platform endpoint (no
-        tenant), or one of a tenant whose effective features include `webhooks` (`tenant`,
-        a row, carries its `plan` and `feature_overrides`; no plan: the tenant is gone)."""
+        tenant), or one of a tenant whose effective features include `webhooks` (no `tenant`
+        plan: the tenant is gone)."""
         if tenant_id is None:
             return True
-        return tenant.plan is not None and self._plans.has_feature(tenant, "webhooks")
-
-    async def _claim_events(self, session: AsyncSession, now: datetime) -> list[Any]:
-        # Ids first, then the update: as one `UPDATE ... WHERE id IN (SELECT ... LIMIT)`
-        # PostgreSQL may run the subquery once per row and claim the whole backlog.
-        pick = (
-            select(DomainEvent.id)
-            .where(DomainEvent.dispatched_at.is_(None))
-            .order_by(DomainEvent.created_at, DomainEvent.position)
-            .limit(FAN_OUT_BATCH)
-        )
-        if self._db.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        ids = list(await session.scalars(pick))
-        if not ids:
-            return []
-        claimed = await session.execute(
-            update(DomainEvent)
-            .where(DomainEvent.id.in_(ids), DomainEvent.dispatched_at.is_(None))
-            .values(dispatched_at=now)
-            .returning(
-                DomainEvent.id,
-                DomainEvent.type,
-                DomainEvent.tenant_id,
-                DomainEvent.created_at,
-                DomainEvent.position,
-            ),
-            execution_options={"synchronize_session": False},
-        )
-        return list(claimed.all())
+        return tenant is not None and self._plans.has_feature(tenant, "webhooks")
 
     async def deliver_due(self) -> int:
         """One attempt at each queue head that is due; returns how many were attempted.
@@ -272,11 +167,11 @@ class WebhookDispatcher:
         return len(claimed)
 
     async def _record_when_done(
-        self, attempt: asyncio.Task[AttemptResult], delivery: _Claimed
+        self, attempt: asyncio.Task[AttemptResult], delivery: LeasedDelivery
     ) -> None:
         await self._record_safely([(delivery, await attempt)])
 
-    async def _record_safely(self, outcomes: list[tuple[_Claimed, AttemptResult]]) -> None:
+    async def _record_safely(self, outcomes: list[tuple[LeasedDelivery, AttemptResult]]) -> None:
         if not outcomes:
             return
         try:
@@ -285,104 +180,22 @@ class WebhookDispatcher:
             # The leases run out and the deliveries are sent again: at least once.
             log.exception("webhook_results_not_recorded", deliveries=len(outcomes))
 
-    async def _claim_heads(self, now: datetime) -> list[_Claimed]:
-        in_line = (
-            select(
-                WebhookDelivery.id,
-                WebhookDelivery.next_attempt_at,
-                WebhookDelivery.lease_until,
-                func.row_number()
-                .over(
-                    partition_by=(WebhookDelivery.endpoint_id, WebhookDelivery.tenant_id),
-                    order_by=(
-                        WebhookDelivery.event_created_at,
-                        WebhookDelivery.event_position,
-                        WebhookDelivery.event_id,
-                    ),
-                )
-                .label("place"),
-            )
-            .where(WebhookDelivery.status == "pending")
-            .subquery()
-        )
-        unleased = or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now)
-        due_heads = (
-            select(in_line.c.id)
-            .where(
-                in_line.c.place == 1,
-                in_line.c.next_attempt_at <= now,
-                or_(in_line.c.lease_until.is_(None), in_line.c.lease_until < now),
-            )
-            .limit(DELIVERY_BATCH)
-        )
+    async def _claim_heads(self, now: datetime) -> list[LeasedDelivery]:
+        """Lease the due queue heads; those of tenants that lost `webhooks` are settled
+        unsent at once rather than handed out."""
         async with self._db.transaction() as session:
-            head_ids = list(await session.scalars(due_heads))
-            if not head_ids:
-                return []
-            # The conditions again: another process may have leased or settled one meanwhile.
-            leased = (
-                await session.execute(
-                    update(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.id.in_(head_ids),
-                        WebhookDelivery.status == "pending",
-                        unleased,
-                    )
-                    .values(lease_until=now + LEASE)
-                    .returning(
-                        WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.retry_until
-                    ),
-                    execution_options={"synchronize_session": False},
-                )
-            ).all()
-            if not leased:
-                return []
-            details = await session.execute(
-                select(
-                    WebhookDelivery.id,
-                    WebhookEndpoint.id.label("endpoint_id"),
-                    WebhookEndpoint.url,
-                    WebhookEndpoint.secret_sealed,
-                    DomainEvent.id.label("event_id"),
-                    DomainEvent.type,
-                    DomainEvent.tenant_id,
-                    DomainEvent.data,
-                    DomainEvent.created_at,
-                    WebhookEndpoint.tenant_id.label("endpoint_tenant_id"),
-                    Tenant.plan,
-                    Tenant.feature_overrides,
-                )
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
-                .outerjoin(Tenant, Tenant.id == WebhookEndpoint.tenant_id)
-                .where(WebhookDelivery.id.in_([row.id for row in leased]))
+            leased = await webhook_queue.lease_heads(
+                session, now=now, lease_until=now + LEASE, limit=DELIVERY_BATCH
             )
-            by_id = {row.id: row for row in details}
-            stopped = [
-                row.id for row in by_id.values() if not self._entitled(row.endpoint_tenant_id, row)
-            ]
-            await _settle_unsent(session, stopped, now)
-            for delivery_id in stopped:
-                del by_id[delivery_id]
-        return [
-            _Claimed(
-                delivery_id=lease.id,
-                attempts=lease.attempts,
-                retry_until=lease.retry_until,
-                endpoint_id=by_id[lease.id].endpoint_id,
-                url=by_id[lease.id].url,
-                secret_sealed=by_id[lease.id].secret_sealed,
-                event_id=by_id[lease.id].event_id,
-                event_type=by_id[lease.id].type,
-                tenant_id=by_id[lease.id].tenant_id,
-                data=by_id[lease.id].data,
-                event_created_at=by_id[lease.id].created_at,
-            )
-            for lease in leased
-            if lease.id in by_id
-        ]
+            entitled = {
+                head.delivery_id: self._entitled(head.endpoint_tenant_id, head.tenant)
+                for head in leased
+            }
+            stopped = [delivery_id for delivery_id, sent in entitled.items() if not sent]
+            await webhook_queue.settle_unsent(session, stopped, now=now, error=NOT_IN_PLAN)
+        return [head for head in leased if entitled[head.delivery_id]]
 
-    async def _attempt(self, delivery: _Claimed) -> AttemptResult:
+    async def _attempt(self, delivery: LeasedDelivery) -> AttemptResult:
         secret = self._box.decrypt(
             delivery.secret_sealed, context=signing.secret_context(delivery.endpoint_id)
         ).decode()
@@ -403,7 +216,7 @@ class WebhookDispatcher:
         )
         return await self._sender.send(delivery.url, headers=headers, body=body)
 
-    async def _record(self, outcomes: list[tuple[_Claimed, AttemptResult]]) -> None:
+    async def _record(self, outcomes: list[tuple[LeasedDelivery, AttemptResult]]) -> None:
         """Store a round's results in one transaction (a commit per result was half the
         dispatcher's CPU, docs/benchmarks.md §9)."""
         now = self._clock.now()
@@ -420,56 +233,46 @@ class WebhookDispatcher:
                 )
 
     async def _record_one(
-        self, session: AsyncSession, delivery: _Claimed, result: AttemptResult, now: datetime
-    ) -> None:
-        attempts = delivery.attempts + 1
-        if result.succeeded:
-            outcome: dict[str, Any] = {"status": "delivered", "settled_at": now}
-        else:
-            retry_at = now + backoff(attempts, self._jitter())
-            outcome = (
-                {"status": "failed", "settled_at": now}
-                if retry_at > delivery.retry_until
-                else {"next_attempt_at": retry_at}
-            )
-        updated = await session.scalar(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery.delivery_id)
-            .values(attempts=attempts, lease_until=None, **outcome)
-            .returning(WebhookDelivery.id)
-        )
-        if updated is None:  # the endpoint was deleted meanwhile
-            return
-        await session.execute(
-            insert(WebhookAttempt).values(
-                id=uuid.uuid4(),
-                delivery_id=delivery.delivery_id,
-                attempted_at=now,
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                response_excerpt=result.response_excerpt,
-                error=result.error,
-            )
-        )
-        await self._update_endpoint_health(session, delivery, outcome, now)
-
-    async def _update_endpoint_health(
         self,
         session: AsyncSession,
-        delivery: _Claimed,
-        outcome: dict[str, Any],
+        delivery: LeasedDelivery,
+        result: AttemptResult,
         now: datetime,
     ) -> None:
-        endpoint = WebhookEndpoint.id == delivery.endpoint_id
-        if outcome.get("status") == "delivered":
-            await session.execute(
-                update(WebhookEndpoint)
-                .where(endpoint, WebhookEndpoint.status == "failing")
-                .values(status="active", failing_since=None)
-            )
-        elif outcome.get("status") == "failed":
-            await session.execute(
-                update(WebhookEndpoint)
-                .where(endpoint, WebhookEndpoint.status == "active")
-                .values(status="failing", failing_since=now)
-            )
+        attempts = delivery.attempts + 1
+        settled, retry_at = self._next_step(delivery, attempts, result, now)
+        stored = await webhook_queue.record_attempt(
+            session,
+            delivery.delivery_id,
+            result,
+            attempts=attempts,
+            settled=settled,
+            retry_at=retry_at,
+            now=now,
+        )
+        if not stored:  # the endpoint was deleted meanwhile
+            return
+        if settled == "delivered":
+            await webhook_queue.endpoint_recovered(session, delivery.endpoint_id)
+        elif settled == "failed":
+            await webhook_queue.endpoint_failing(session, delivery.endpoint_id, since=now)
+
+    def _next_step(
+        self, delivery: LeasedDelivery, attempts: int, result: AttemptResult, now: datetime
+    ) -> tuple[Settled | None, datetime | None]:
+        """Settled delivered or failed, or (None) the time of the next attempt: within the
+        delivery's retry window, after a backoff."""
+        if result.succeeded:
+            return "delivered", None
+        retry_at = now + backoff(attempts, self._jitter())
+        return ("failed", None) if retry_at > delivery.retry_until else (None, retry_at)
+
+
+def _receives(endpoint: Subscriber, event: ClaimedEvent) -> bool:
+    """Whether `endpoint` gets `event`: one of its tenant's (every tenant's for a platform
+    endpoint), of a type it subscribes to, and not older than the endpoint."""
+    return (
+        endpoint.tenant_id in (None, event.tenant_id)
+        and endpoint.created_at <= event.created_at
+        and subscribes(endpoint.event_types, event.type)
+    )
