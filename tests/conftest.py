@@ -13,9 +13,10 @@ import pytest
 
 from tenantry.bootstrap import Container
 from tenantry.settings import Settings
+from tenantry.storage.database import Database
 from tenantry.transports.rest.app import create_app
 from tests.support.clock import ShiftableClock
-from tests.support.databases import PostgresDatabases, SqliteDatabases
+from tests.support.databases import PostgresDatabases, SqliteDatabases, connected
 from tests.support.mailbox import Mailbox, SmtpServer
 from tests.support.postgres import ENV_URL, postgres_server
 
@@ -64,6 +65,13 @@ async def database_url(databases: SqliteDatabases | PostgresDatabases) -> str:
     if isinstance(databases, PostgresDatabases):
         await databases.truncate()
     return databases.fresh()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The test database itself, for tests of storage code without a container."""
+    async with connected(database_url, 1) as (database,):
+        yield database
 
 
 @pytest.fixture(scope="session")

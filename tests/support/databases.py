@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tenantry.storage.database import async_url
+from tenantry.storage.database import Database, async_url
 from tenantry.storage.migrate import upgrade_async
 from tenantry.storage.models import Base
 from tenantry.storage.silos import silo_database_prefix
@@ -71,3 +73,15 @@ class PostgresDatabases:
     async def drop(self) -> None:
         await self.truncate()
         await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def connected(url: str, count: int) -> AsyncIterator[list[Database]]:
+    """`count` connections to the database at `url`, each with its own engine and pool, as
+    that many processes would have: their transactions run side by side (PostgreSQL) or take
+    turns at SQLite's file lock, never at one process's write turn."""
+    async with AsyncExitStack() as stack:
+        databases = [Database(url) for _ in range(count)]
+        for database in databases:
+            stack.push_async_callback(database.dispose)
+        yield databases
