@@ -116,9 +116,13 @@ async def deliveries(
 async def settle(container: Container) -> None:
     """Run the dispatcher until nothing is due, then wait out the work the background
     dispatcher (which runs too; both are safe together) has in flight: events it is fanning
-    out (skipped, locked, by ours on PostgreSQL) and attempts it has leased."""
-    while True:
+    out (skipped, locked, by ours on PostgreSQL) and attempts it has leased. Settled means
+    quiet twice, a moment apart: the background dispatcher commits a fan-out and leases what
+    it wrote in two transactions, and a look between them sees neither."""
+    quiet_looks = 0
+    while quiet_looks < 2:
         if await container.webhook_dispatcher.run_once():
+            quiet_looks = 0
             continue
         async with container.db.read() as session:
             leased = await session.scalar(
@@ -134,9 +138,8 @@ async def settle(container: Container) -> None:
                 .select_from(DomainEvent)
                 .where(DomainEvent.dispatched_at.is_(None))
             )
-        if not leased and not fanning_out:
-            return
-        await asyncio.sleep(0.02)
+        quiet_looks = quiet_looks + 1 if not leased and not fanning_out else 0
+        await asyncio.sleep(0.05)
 
 
 async def test_a_delivery_is_signed_per_standard_webhooks(
