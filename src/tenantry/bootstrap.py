@@ -18,7 +18,10 @@ from tenantry.adapters.smtp import LogSender, SmtpSender
 from tenantry.adapters.webhook_http import WebhookSender, new_http_client
 from tenantry.clock import Clock
 from tenantry.domain.accounts.dashboard import Dashboards
+from tenantry.domain.accounts.environments import Environments
 from tenantry.domain.accounts.invitations import InvitationAllowance, Invitations
+from tenantry.domain.accounts.projects import Projects
+from tenantry.domain.accounts.teams import Teams
 from tenantry.domain.accounts.tenants import Tenants, TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, Users, get_profile
 from tenantry.domain.audit import purge_audit_entries
@@ -296,6 +299,13 @@ class Container:
         self.tenants = Tenants(db=self.db, clock=self.clock, silos=self.stores.silos)
         self.users = Users(db=self.db, clock=self.clock)
         self.dashboards = Dashboards(db=self.db)
+        self.projects = Projects(
+            db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
+        )
+        self.environments = Environments(
+            db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
+        )
+        self.teams = Teams(db=self.db, clock=self.clock, plans=self.plans)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _previous_master_keys(self) -> tuple[bytes, ...]:

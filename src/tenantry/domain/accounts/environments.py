@@ -9,18 +9,26 @@ import re
 import secrets
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
+from typing import overload
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.audit import record_audit
+from tenantry.domain.data import cleanup
+from tenantry.domain.data.units import TenantData
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
-from tenantry.errors import Conflict, InvalidInput, NotFound
+from tenantry.errors import Conflict, DomainError, InvalidInput, NotFound
+from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Environment, Project
 
@@ -140,101 +148,192 @@ async def get_environment_or_raise(
     return environment
 
 
-async def create_environment(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    plans: PlanCatalog,
-    project_id: uuid.UUID,
-    name: str,
-    slug: str | None,
-    now: datetime,
-) -> Environment:
-    """A new environment, within the plan's `environments_per_project` limit; the slug (made
-    from the name when absent) is unique in the project."""
-    actor.require("editor")
-    slug = slug_for(name, slug)
-    tenant = await lock_tenant(session, actor.tenant_id)
-    await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id, lock=True)
-    slugs = set(
-        await session.scalars(select(Environment.slug).where(Environment.project_id == project_id))
-    )
-    if slug in slugs:
-        raise Conflict(
-            f"This project already has an environment {slug!r}.", code="environment_slug_taken"
+class Environments:
+    """The environments service: each method is one unit of work, a deletion also the cleanup
+    of the tenant's data store after it."""
+
+    def __init__(
+        self, *, db: Database, clock: Clock, plans: PlanCatalog, tenant_data: TenantData
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._plans = plans
+        self._tenant_data = tenant_data
+
+    async def of_project(
+        self, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
+    ) -> Page[Environment]:
+        async with self._db.read() as session:
+            return await list_environments(session, actor=actor, project_id=project_id, page=page)
+
+    async def first_of_projects(
+        self, *, wanted: Sequence[tuple[TenantActor, uuid.UUID, int]]
+    ) -> list[list[Environment] | DomainError]:
+        """For each (actor, project, limit), the project's first `limit` environments, all
+        read in one session; a refusal (no such project) answers its own entry only."""
+        results: list[list[Environment] | DomainError] = []
+        async with self._db.read() as session:
+            for actor, project_id, limit in wanted:
+                try:
+                    found = await list_environments(
+                        session, actor=actor, project_id=project_id, page=PageRequest(limit)
+                    )
+                except DomainError as error:
+                    results.append(error)
+                else:
+                    results.append(found.items)
+        return results
+
+    async def get(
+        self, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
+    ) -> Environment:
+        async with self._db.read() as session:
+            return await get_environment_or_raise(
+                session, actor=actor, project_id=project_id, environment_id=environment_id
+            )
+
+    @overload
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        name: str,
+        slug: str | None,
+        key: None = None,
+    ) -> Environment: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        name: str,
+        slug: str | None,
+        key: KeyClaim[Environment],
+    ) -> Environment | StoredResponse: ...
+
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        name: str,
+        slug: str | None,
+        key: KeyClaim[Environment] | None = None,
+    ) -> Environment | StoredResponse:
+        """A new environment, within the plan's `environments_per_project` limit; the slug
+        (made from the name when absent) is unique in the project. With an Idempotency-Key, a
+        repeat gets the first answer back as a `StoredResponse`."""
+        async with self._db.transaction() as session:
+            now = self._clock.now()
+            work = partial(self._create, session, actor, project_id, name=name, slug=slug, now=now)
+            return await answer_once(session, key, work, now=now)
+
+    async def _create(
+        self,
+        session: AsyncSession,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        *,
+        name: str,
+        slug: str | None,
+        now: datetime,
+    ) -> Environment:
+        actor.require("editor")
+        slug = slug_for(name, slug)
+        tenant = await lock_tenant(session, actor.tenant_id)
+        await project_row_or_raise(
+            session, tenant_id=actor.tenant_id, project_id=project_id, lock=True
         )
-    plans.of_tenant(tenant.plan).check_limit("environments_per_project", used=len(slugs))
-    [environment] = await add_environments(
-        session, actor=actor, project_id=project_id, names_and_slugs=((name, slug),), now=now
-    )
-    return environment
-
-
-async def rename_environment(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    project_id: uuid.UUID,
-    environment_id: uuid.UUID,
-    name: str | None,
-    now: datetime,
-) -> Environment:
-    """Rename only: the slug and the key are what installed snippets and clients rely on."""
-    actor.require("editor")
-    environment = await get_environment_or_raise(
-        session, actor=actor, project_id=project_id, environment_id=environment_id, lock=True
-    )
-    if name is not None and name != environment.name:
-        environment.name, environment.updated_at = name, now
-        await session.flush()
-        target = (project_id, environment_id)
-        await _audit(session, actor, "environment.updated", target, {"name": name}, now=now)
-    return environment
-
-
-async def rotate_client_key(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    project_id: uuid.UUID,
-    environment_id: uuid.UUID,
-    now: datetime,
-) -> Environment:
-    """Replace the environment's client key; the old one stops matching at commit."""
-    actor.require("admin")
-    environment = await get_environment_or_raise(
-        session, actor=actor, project_id=project_id, environment_id=environment_id, lock=True
-    )
-    environment.client_key, environment.updated_at = new_client_key(), now
-    await session.flush()
-    await bump_access_epoch(session)  # processes cache key -> environment (collection)
-    target = (project_id, environment_id)
-    await _audit(session, actor, "environment.key_rotated", target, {}, now=now)
-    return environment
-
-
-async def delete_environment(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    project_id: uuid.UUID,
-    environment_id: uuid.UUID,
-    now: datetime,
-) -> None:
-    actor.require("editor")
-    connection = await session.connection()
-    deleted = await connection.execute(
-        delete(Environment).where(
-            Environment.tenant_id == actor.tenant_id,
-            Environment.project_id == project_id,
-            Environment.id == environment_id,
+        slugs = set(
+            await session.scalars(
+                select(Environment.slug).where(Environment.project_id == project_id)
+            )
         )
-    )
-    if deleted.rowcount == 0:
-        raise _environment_not_found()
-    await bump_access_epoch(session)  # its client key stops collecting now
-    target = (project_id, environment_id)
-    await _audit(session, actor, "environment.deleted", target, {}, now=now)
+        if slug in slugs:
+            raise Conflict(
+                f"This project already has an environment {slug!r}.",
+                code="environment_slug_taken",
+            )
+        self._plans.of_tenant(tenant.plan).check_limit("environments_per_project", used=len(slugs))
+        [environment] = await add_environments(
+            session, actor=actor, project_id=project_id, names_and_slugs=((name, slug),), now=now
+        )
+        return environment
+
+    async def rename(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        environment_id: uuid.UUID,
+        name: str | None,
+    ) -> Environment:
+        """Rename only: the slug and the key are what installed snippets and clients rely
+        on."""
+        actor.require("editor")
+        async with self._db.transaction() as session:
+            environment = await get_environment_or_raise(
+                session,
+                actor=actor,
+                project_id=project_id,
+                environment_id=environment_id,
+                lock=True,
+            )
+            if name is not None and name != environment.name:
+                now = self._clock.now()
+                environment.name, environment.updated_at = name, now
+                await session.flush()
+                target = (project_id, environment_id)
+                await _audit(session, actor, "environment.updated", target, {"name": name}, now=now)
+            return environment
+
+    async def rotate_key(
+        self, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
+    ) -> Environment:
+        """Replace the environment's client key (admins); the old one stops matching at
+        commit."""
+        actor.require("admin")
+        async with self._db.transaction() as session:
+            environment = await get_environment_or_raise(
+                session,
+                actor=actor,
+                project_id=project_id,
+                environment_id=environment_id,
+                lock=True,
+            )
+            now = self._clock.now()
+            environment.client_key, environment.updated_at = new_client_key(), now
+            await session.flush()
+            await bump_access_epoch(session)  # processes cache key -> environment (collection)
+            target = (project_id, environment_id)
+            await _audit(session, actor, "environment.key_rotated", target, {}, now=now)
+            return environment
+
+    async def delete(
+        self, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
+    ) -> None:
+        """Delete the environment: its client key stops collecting at commit, and then its
+        deployments and collected events go from the tenant's data store."""
+        actor.require("editor")
+        async with self._db.transaction() as session:
+            connection = await session.connection()
+            deleted = await connection.execute(
+                delete(Environment).where(
+                    Environment.tenant_id == actor.tenant_id,
+                    Environment.project_id == project_id,
+                    Environment.id == environment_id,
+                )
+            )
+            if deleted.rowcount == 0:
+                raise _environment_not_found()
+            await bump_access_epoch(session)  # its client key stops collecting now
+            target = (project_id, environment_id)
+            await _audit(session, actor, "environment.deleted", target, {}, now=self._clock.now())
+        async with self._tenant_data.unit(actor.tenant_id, write=True) as data:
+            await cleanup.forget_environment(data, environment_id)
 
 
 async def _audit(

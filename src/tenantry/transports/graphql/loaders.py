@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.environments import list_environments
 from tenantry.domain.accounts.members import MemberView, list_members
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.pagination import PageRequest
@@ -53,11 +52,7 @@ def members(container: Container) -> DataLoader[MembersKey, list[MemberView]]:
 
 
 def environments(container: Container) -> DataLoader[EnvironmentsKey, list[Environment]]:
-    async def load(session: AsyncSession, key: EnvironmentsKey) -> list[Environment]:
-        actor, project_id, limit = key
-        found = await list_environments(
-            session, actor=actor, project_id=project_id, page=PageRequest(limit=limit)
-        )
-        return found.items
+    async def load_all(keys: list[EnvironmentsKey]) -> Sequence[list[Environment] | BaseException]:
+        return await container.environments.first_of_projects(wanted=keys)
 
-    return _batched(container, load)
+    return DataLoader(load_all)

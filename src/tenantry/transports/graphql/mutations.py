@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import strawberry
 
-from tenantry.domain.accounts import members, projects, users
+from tenantry.domain.accounts import members, users
 from tenantry.domain.accounts.invitations import DEFAULT_LIFETIME
 from tenantry.transports.graphql.context import Info
 from tenantry.transports.graphql.inputs import validated
@@ -44,11 +44,7 @@ async def resolve_update_me(
 async def resolve_create_project(info: Info, name: str) -> Project | None:
     actor = await info.context.actor()
     body = validated(ProjectCreate, name=name)
-    container = info.context.container
-    async with container.db.transaction() as session:
-        project = await projects.create_project(
-            session, actor=actor, plans=container.plans, name=body.name, now=container.clock.now()
-        )
+    project = await info.context.container.projects.create(actor=actor, name=body.name)
     info.context.forget()
     return Project.of(project, tenant_id=actor.tenant_id)
 

@@ -7,7 +7,6 @@ import uuid
 import strawberry
 
 from tenantry.domain.accounts.members import get_member_or_raise, list_members
-from tenantry.domain.accounts.projects import list_projects
 from tenantry.domain.pagination import DEFAULT_LIMIT
 from tenantry.transports.graphql.context import Info
 from tenantry.transports.graphql.inputs import page_request
@@ -49,8 +48,9 @@ async def resolve_projects(
     info: Info, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[Project] | None:
     actor = await info.context.actor()
-    async with info.context.container.db.read() as session:
-        found = await list_projects(session, actor=actor, page=page_request(limit, cursor))
+    found = await info.context.container.projects.find(
+        actor=actor, page=page_request(limit, cursor)
+    )
     items = [Project.of(view, tenant_id=actor.tenant_id) for view in found.items]
     return Page(items=items, next_cursor=found.next_cursor)
 

@@ -15,18 +15,19 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts import environments, projects, teams
+from tenantry.domain.accounts import environments
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
-from tenantry.domain.data import cleanup, experiments
+from tenantry.domain.data import experiments
 from tenantry.errors import DomainError
+from tenantry.storage.models import Environment
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.schemas.projects import EnvironmentName, ProjectName
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
-from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
+from tenantry.transports.web.forms import PageAgain, redirect_after
 from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.paging import page_links, requested_page
-from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.render import WebRoute
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
 
 router = APIRouter(
@@ -63,10 +64,7 @@ async def projects_page(
 ) -> Response:
     """The tenant's projects, as of now."""
     tenant = await container.tenant_views.get(actor.tenant_id)
-    async with container.db.read() as session:
-        found = await projects.list_projects(
-            session, actor=actor, page=requested_page(request, "after")
-        )
+    found = await container.projects.find(actor=actor, page=requested_page(request, "after"))
     return await app_page(
         request,
         container,
@@ -96,25 +94,13 @@ async def project_page(
     """One project with its environments, keys and snippets; its absence is the 404 page."""
     tenant = await container.tenant_views.get(actor.tenant_id)
     try:
-        async with container.db.read() as session:
-            project = await projects.get_project_or_raise(
-                session, actor=actor, project_id=project_id
-            )
-            found = await environments.list_environments(
-                session,
-                actor=actor,
-                project_id=project_id,
-                page=requested_page(request, "environments"),
-            )
-            linked = await teams.list_teams(
-                session, actor=actor, page=requested_page(request, "teams"), linked_to=project_id
-            )
-            others = await teams.list_teams(
-                session,
-                actor=actor,
-                page=requested_page(request, "other_teams"),
-                not_linked_to=project_id,
-            )
+        shown = await container.projects.overview(
+            actor=actor,
+            project_id=project_id,
+            environments=requested_page(request, "environments"),
+            linked_teams=requested_page(request, "teams"),
+            other_teams=requested_page(request, "other_teams"),
+        )
         tried = await experiments.list_experiments(
             container.experiment_stores,
             actor=actor,
@@ -124,18 +110,7 @@ async def project_page(
     except DomainError as error:
         code, message = failure(error)
         return await projects_page(request, container, visitor, actor, status=code, error=message)
-    public_url = container.settings.public_url
     path = f"/app/t/{actor.tenant_id}/projects/{project_id}"
-    items = [
-        EnvironmentItem(
-            env.id,
-            env.name,
-            env.slug,
-            env.client_key,
-            environments.snippet(public_url=public_url, client_key=env.client_key),
-        )
-        for env in found.items
-    ]
     return await app_page(
         request,
         container,
@@ -143,18 +118,18 @@ async def project_page(
         "project.html",
         status=status,
         current_tenant_id=actor.tenant_id,
-        title=f"{project.name} · {tenant.name}",
+        title=f"{shown.project.name} · {tenant.name}",
         tenant=tenant,
-        project=project,
-        environments=items,
-        environment_pages=page_links(request, path, "environments", found),
+        project=shown.project,
+        environments=_environment_items(container, shown.environments.items),
+        environment_pages=page_links(request, path, "environments", shown.environments),
         experiments=tried.items,
         experiment_pages=page_links(request, path, "experiments", tried),
         experiments_refusal=container.plans.refusal(tenant, "experiments"),
-        linked_teams=linked.items,
-        linked_team_pages=page_links(request, path, "teams", linked),
-        other_teams=others.items,
-        other_team_pages=page_links(request, path, "other_teams", others),
+        linked_teams=shown.linked_teams.items,
+        linked_team_pages=page_links(request, path, "teams", shown.linked_teams),
+        other_teams=shown.other_teams.items,
+        other_team_pages=page_links(request, path, "other_teams", shown.other_teams),
         **_rights(actor),
         **context,
     )
@@ -183,11 +158,8 @@ async def create(
         return await projects_page(
             request, container, post.visitor, actor, status=422, error=PROJECT_NAME.message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: projects.create_project(
-            session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.projects.create(actor=actor, name=name),
         done=lambda project: f"/app/t/{tenant_id}/projects/{project.id}?notice=project_created",
         refused=partial(projects_page, request, container, post.visitor, actor),
     )
@@ -225,11 +197,8 @@ async def rename(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: projects.rename_project(
-            session, actor=actor, project_id=project_id, name=name, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.projects.rename(actor=actor, project_id=project_id, name=name),
         done=f"/app/t/{tenant_id}/projects/{project_id}?notice=project_renamed",
         refused=_shown_again(request, container, post, actor, project_id),
     )
@@ -253,16 +222,11 @@ async def delete(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    try:
-        async with container.db.transaction() as session:
-            await projects.delete_project(
-                session, actor=actor, project_id=project_id, now=container.clock.now()
-            )
-    except DomainError as error:
-        return await show_refusal(_shown_again(request, container, post, actor, project_id), error)
-    async with container.tenant_data.unit(tenant_id, write=True) as data:
-        await cleanup.forget_project(data, project_id)
-    return redirect(f"/app/t/{tenant_id}/projects?notice=project_deleted")
+    return await redirect_after(
+        container.projects.delete(actor=actor, project_id=project_id),
+        done=f"/app/t/{tenant_id}/projects?notice=project_deleted",
+        refused=_shown_again(request, container, post, actor, project_id),
+    )
 
 
 @router.post("/{project_id}/environments")
@@ -283,17 +247,8 @@ async def add_environment(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: environments.create_environment(
-            session,
-            actor=actor,
-            plans=container.plans,
-            project_id=project_id,
-            name=name,
-            slug=None,
-            now=container.clock.now(),
-        ),
+    return await redirect_after(
+        container.environments.create(actor=actor, project_id=project_id, name=name, slug=None),
         done=f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_added",
         refused=_shown_again(request, container, post, actor, project_id),
     )
@@ -312,14 +267,9 @@ async def rotate_key(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    return await change_then_redirect(
-        container,
-        lambda session: environments.rotate_client_key(
-            session,
-            actor=actor,
-            project_id=project_id,
-            environment_id=environment_id,
-            now=container.clock.now(),
+    return await redirect_after(
+        container.environments.rotate_key(
+            actor=actor, project_id=project_id, environment_id=environment_id
         ),
         done=f"/app/t/{tenant_id}/projects/{project_id}?notice=key_rotated",
         refused=_shown_again(request, container, post, actor, project_id),
@@ -339,20 +289,13 @@ async def delete_environment(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    try:
-        async with container.db.transaction() as session:
-            await environments.delete_environment(
-                session,
-                actor=actor,
-                project_id=project_id,
-                environment_id=environment_id,
-                now=container.clock.now(),
-            )
-    except DomainError as error:
-        return await show_refusal(_shown_again(request, container, post, actor, project_id), error)
-    async with container.tenant_data.unit(tenant_id, write=True) as data:
-        await cleanup.forget_environment(data, environment_id)
-    return redirect(f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_deleted")
+    return await redirect_after(
+        container.environments.delete(
+            actor=actor, project_id=project_id, environment_id=environment_id
+        ),
+        done=f"/app/t/{tenant_id}/projects/{project_id}?notice=environment_deleted",
+        refused=_shown_again(request, container, post, actor, project_id),
+    )
 
 
 @router.post("/{project_id}/teams")
@@ -373,11 +316,8 @@ async def link_team(
         return await project_page(
             request, container, post.visitor, actor, project_id, status=422, error=message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: projects.link_team(
-            session, actor=actor, project_id=project_id, team_id=team_id, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.projects.link_team(actor=actor, project_id=project_id, team_id=team_id),
         done=f"/app/t/{tenant_id}/projects/{project_id}?notice=team_linked",
         refused=_shown_again(request, container, post, actor, project_id),
     )
@@ -396,14 +336,25 @@ async def unlink_team(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    return await change_then_redirect(
-        container,
-        lambda session: projects.unlink_team(
-            session, actor=actor, project_id=project_id, team_id=team_id, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.projects.unlink_team(actor=actor, project_id=project_id, team_id=team_id),
         done=f"/app/t/{tenant_id}/projects/{project_id}?notice=team_unlinked",
         refused=_shown_again(request, container, post, actor, project_id),
     )
+
+
+def _environment_items(container: Container, rows: list[Environment]) -> list[EnvironmentItem]:
+    public_url = container.settings.public_url
+    return [
+        EnvironmentItem(
+            env.id,
+            env.name,
+            env.slug,
+            env.client_key,
+            environments.snippet(public_url=public_url, client_key=env.client_key),
+        )
+        for env in rows
+    ]
 
 
 def _shown_again(

@@ -13,8 +13,6 @@ from typing import Any
 from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts import projects, teams
-from tenantry.domain.accounts.members import list_members
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
@@ -22,7 +20,7 @@ from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.teams import TeamName
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import failure
-from tenantry.transports.web.forms import PageAgain, change_then_redirect
+from tenantry.transports.web.forms import PageAgain, redirect_after
 from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute
@@ -45,8 +43,7 @@ async def teams_page(
 ) -> Response:
     """The tenant's teams with their member counts, as of now."""
     tenant = await container.tenant_views.get(actor.tenant_id)
-    async with container.db.read() as session:
-        found = await teams.list_teams(session, actor=actor, page=requested_page(request, "after"))
+    found = await container.teams.find(actor=actor, page=requested_page(request, "after"))
     return await app_page(
         request,
         container,
@@ -76,37 +73,19 @@ async def team_page(
     """One team with its linked projects, and for admins its members and who can be added; its
     absence is the teams page with a 404."""
     tenant = await container.tenant_views.get(actor.tenant_id)
-    admin = outranks_or_equals(actor.role, "admin")
     try:
-        async with container.db.read() as session:
-            team = await teams.get_team_or_raise(session, actor=actor, team_id=team_id)
-            linked = await projects.list_projects(
-                session,
-                actor=actor,
-                page=requested_page(request, "projects"),
-                linked_to_team=team_id,
-            )
-            members = (
-                await teams.list_team_members(
-                    session, actor=actor, team_id=team_id, page=requested_page(request, "members")
-                )
-                if admin
-                else None
-            )
-            candidates = (
-                await list_members(
-                    session,
-                    tenant_id=actor.tenant_id,
-                    page=requested_page(request, "candidates"),
-                    outside_team=team_id,
-                )
-                if admin
-                else None
-            )
+        shown = await container.teams.overview(
+            actor=actor,
+            team_id=team_id,
+            projects=requested_page(request, "projects"),
+            members=requested_page(request, "members"),
+            candidates=requested_page(request, "candidates"),
+        )
     except DomainError as error:
         code, message = failure(error)
         return await teams_page(request, container, visitor, actor, status=code, error=message)
     path = f"/app/t/{actor.tenant_id}/teams/{team_id}"
+    members, candidates = shown.members, shown.candidates
     return await app_page(
         request,
         container,
@@ -114,12 +93,12 @@ async def team_page(
         "team.html",
         status=status,
         current_tenant_id=actor.tenant_id,
-        title=f"{team.name} · {tenant.name}",
+        title=f"{shown.team.name} · {tenant.name}",
         tenant=tenant,
-        team=team,
-        admin=admin,
-        linked_projects=linked.items,
-        project_pages=page_links(request, path, "projects", linked),
+        team=shown.team,
+        admin=outranks_or_equals(actor.role, "admin"),
+        linked_projects=shown.linked_projects.items,
+        project_pages=page_links(request, path, "projects", shown.linked_projects),
         members=members.items if members else [],
         member_pages=members and page_links(request, path, "members", members),
         candidates=candidates.items if candidates else [],
@@ -157,11 +136,8 @@ async def create(
         return await teams_page(
             request, container, post.visitor, actor, status=422, error=TEAM_NAME.message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: teams.create_team(
-            session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.teams.create(actor=actor, name=name),
         done=lambda team: f"/app/t/{tenant_id}/teams/{team.id}?notice=team_created",
         refused=partial(teams_page, request, container, post.visitor, actor),
     )
@@ -198,11 +174,8 @@ async def rename(
         return await team_page(
             request, container, post.visitor, actor, team_id, status=422, error=TEAM_NAME.message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: teams.rename_team(
-            session, actor=actor, team_id=team_id, name=name, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.teams.rename(actor=actor, team_id=team_id, name=name),
         done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_renamed",
         refused=_shown_again(request, container, post, actor, team_id),
     )
@@ -226,11 +199,8 @@ async def delete(
         return await team_page(
             request, container, post.visitor, actor, team_id, status=422, error=message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: teams.delete_team(
-            session, actor=actor, team_id=team_id, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.teams.delete(actor=actor, team_id=team_id),
         done=f"/app/t/{tenant_id}/teams?notice=team_deleted",
         refused=_shown_again(request, container, post, actor, team_id),
     )
@@ -254,11 +224,8 @@ async def add_member(
         return await team_page(
             request, container, post.visitor, actor, team_id, status=422, error=message
         )
-    return await change_then_redirect(
-        container,
-        lambda session: teams.add_team_member(
-            session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.teams.add_member(actor=actor, team_id=team_id, user_id=user_id),
         done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_added",
         refused=_shown_again(request, container, post, actor, team_id),
     )
@@ -278,11 +245,8 @@ async def remove_member(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    return await change_then_redirect(
-        container,
-        lambda session: teams.remove_team_member(
-            session, actor=actor, team_id=team_id, user_id=user_id, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.teams.remove_member(actor=actor, team_id=team_id, user_id=user_id),
         done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_removed",
         refused=_shown_again(request, container, post, actor, team_id),
     )

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
+from typing import Any
 
 from fastapi import Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts import environments, projects
-from tenantry.domain.data import cleanup
+from tenantry.domain.accounts.projects import ProjectView
 from tenantry.storage.models import Environment
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.projects import (
@@ -32,8 +32,7 @@ ENVIRONMENT = "/{project_id}/environments/{environment_id}"
 async def read_projects(
     container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[ProjectRead]:
-    async with container.db.read() as session:
-        found = await projects.list_projects(session, actor=tenant.actor, page=page)
+    found = await container.projects.find(actor=tenant.actor, page=page)
     return Page[ProjectRead].model_validate(found, from_attributes=True)
 
 
@@ -41,27 +40,16 @@ async def read_projects(
 async def create_project(
     body: ProjectCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
-    async def work(session: AsyncSession) -> ProjectRead:
-        project = await projects.create_project(
-            session,
-            actor=tenant.actor,
-            plans=container.plans,
-            name=body.name,
-            now=container.clock.now(),
-        )
-        return ProjectRead.model_validate(project)
-
-    return await once.run(work, user_id=tenant.principal.user_id, body=body)
+    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_project_body)
+    created = await container.projects.create(actor=tenant.actor, name=body.name, key=key)
+    return answered(created, _project_body)
 
 
 @router.get("/{project_id}")
 async def read_project(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> ProjectRead:
-    async with container.db.read() as session:
-        project = await projects.get_project_or_raise(
-            session, actor=tenant.actor, project_id=project_id
-        )
+    project = await container.projects.get(actor=tenant.actor, project_id=project_id)
     return ProjectRead.model_validate(project)
 
 
@@ -69,14 +57,9 @@ async def read_project(
 async def update_project(
     project_id: uuid.UUID, body: ProjectUpdate, container: ContainerDep, tenant: TenantDep
 ) -> ProjectRead:
-    async with container.db.transaction() as session:
-        project = await projects.rename_project(
-            session,
-            actor=tenant.actor,
-            project_id=project_id,
-            name=body.name,
-            now=container.clock.now(),
-        )
+    project = await container.projects.rename(
+        actor=tenant.actor, project_id=project_id, name=body.name
+    )
     return ProjectRead.model_validate(project)
 
 
@@ -84,12 +67,7 @@ async def update_project(
 async def delete_project(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> Response:
-    async with container.db.transaction() as session:
-        await projects.delete_project(
-            session, actor=tenant.actor, project_id=project_id, now=container.clock.now()
-        )
-    async with container.tenant_data.unit(tenant.tenant_id, write=True) as data:
-        await cleanup.forget_project(data, project_id)
+    await container.projects.delete(actor=tenant.actor, project_id=project_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -97,14 +75,9 @@ async def delete_project(
 async def link_team(
     project_id: uuid.UUID, team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> ProjectRead:
-    async with container.db.transaction() as session:
-        project = await projects.link_team(
-            session,
-            actor=tenant.actor,
-            project_id=project_id,
-            team_id=team_id,
-            now=container.clock.now(),
-        )
+    project = await container.projects.link_team(
+        actor=tenant.actor, project_id=project_id, team_id=team_id
+    )
     return ProjectRead.model_validate(project)
 
 
@@ -112,14 +85,7 @@ async def link_team(
 async def unlink_team(
     project_id: uuid.UUID, team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> Response:
-    async with container.db.transaction() as session:
-        await projects.unlink_team(
-            session,
-            actor=tenant.actor,
-            project_id=project_id,
-            team_id=team_id,
-            now=container.clock.now(),
-        )
+    await container.projects.unlink_team(actor=tenant.actor, project_id=project_id, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -127,10 +93,9 @@ async def unlink_team(
 async def read_environments(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[EnvironmentRead]:
-    async with container.db.read() as session:
-        found = await environments.list_environments(
-            session, actor=tenant.actor, project_id=project_id, page=page
-        )
+    found = await container.environments.of_project(
+        actor=tenant.actor, project_id=project_id, page=page
+    )
     items = [_environment_read(container, env) for env in found.items]
     return Page[EnvironmentRead](items=items, next_cursor=found.next_cursor)
 
@@ -147,29 +112,21 @@ async def create_environment(
     tenant: TenantDep,
     once: CreateOnceDep,
 ) -> Response:
-    async def work(session: AsyncSession) -> EnvironmentRead:
-        environment = await environments.create_environment(
-            session,
-            actor=tenant.actor,
-            plans=container.plans,
-            project_id=project_id,
-            name=body.name,
-            slug=body.slug,
-            now=container.clock.now(),
-        )
-        return _environment_read(container, environment)
-
-    return await once.run(work, user_id=tenant.principal.user_id, body=body)
+    render = partial(_environment_body, container)
+    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=render)
+    created = await container.environments.create(
+        actor=tenant.actor, project_id=project_id, name=body.name, slug=body.slug, key=key
+    )
+    return answered(created, render)
 
 
 @router.get(ENVIRONMENT)
 async def read_environment(
     project_id: uuid.UUID, environment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> EnvironmentRead:
-    async with container.db.read() as session:
-        environment = await environments.get_environment_or_raise(
-            session, actor=tenant.actor, project_id=project_id, environment_id=environment_id
-        )
+    environment = await container.environments.get(
+        actor=tenant.actor, project_id=project_id, environment_id=environment_id
+    )
     return _environment_read(container, environment)
 
 
@@ -181,15 +138,9 @@ async def update_environment(
     container: ContainerDep,
     tenant: TenantDep,
 ) -> EnvironmentRead:
-    async with container.db.transaction() as session:
-        environment = await environments.rename_environment(
-            session,
-            actor=tenant.actor,
-            project_id=project_id,
-            environment_id=environment_id,
-            name=body.name,
-            now=container.clock.now(),
-        )
+    environment = await container.environments.rename(
+        actor=tenant.actor, project_id=project_id, environment_id=environment_id, name=body.name
+    )
     return _environment_read(container, environment)
 
 
@@ -197,16 +148,9 @@ async def update_environment(
 async def delete_environment(
     project_id: uuid.UUID, environment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> Response:
-    async with container.db.transaction() as session:
-        await environments.delete_environment(
-            session,
-            actor=tenant.actor,
-            project_id=project_id,
-            environment_id=environment_id,
-            now=container.clock.now(),
-        )
-    async with container.tenant_data.unit(tenant.tenant_id, write=True) as data:
-        await cleanup.forget_environment(data, environment_id)
+    await container.environments.delete(
+        actor=tenant.actor, project_id=project_id, environment_id=environment_id
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -214,16 +158,19 @@ async def delete_environment(
 async def rotate_environment_key(
     project_id: uuid.UUID, environment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> EnvironmentRead:
-    async with container.db.transaction() as session:
-        environment = await environments.rotate_client_key(
-            session,
-            actor=tenant.actor,
-            project_id=project_id,
-            environment_id=environment_id,
-            now=container.clock.now(),
-        )
+    environment = await container.environments.rotate_key(
+        actor=tenant.actor, project_id=project_id, environment_id=environment_id
+    )
     return _environment_read(container, environment)
+
+
+def _project_body(project: ProjectView) -> dict[str, Any]:
+    return ProjectRead.model_validate(project).model_dump(mode="json")
 
 
 def _environment_read(container: Container, environment: Environment) -> EnvironmentRead:
     return EnvironmentRead.of(environment, public_url=container.settings.public_url)
+
+
+def _environment_body(container: Container, environment: Environment) -> dict[str, Any]:
+    return _environment_read(container, environment).model_dump(mode="json")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.accounts import teams
+from tenantry.domain.accounts.teams import TeamView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.teams import TeamCreate, TeamMemberRead, TeamRead, TeamUpdate
@@ -19,8 +19,7 @@ router = PrefixedRouter(prefix="/v1/teams", tags=["teams"])
 
 @router.get("")
 async def read_teams(container: ContainerDep, tenant: TenantDep, page: PageDep) -> Page[TeamRead]:
-    async with container.db.read() as session:
-        found = await teams.list_teams(session, actor=tenant.actor, page=page)
+    found = await container.teams.find(actor=tenant.actor, page=page)
     return Page[TeamRead].model_validate(found, from_attributes=True)
 
 
@@ -28,47 +27,28 @@ async def read_teams(container: ContainerDep, tenant: TenantDep, page: PageDep) 
 async def create_team(
     body: TeamCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
-    async def work(session: AsyncSession) -> TeamRead:
-        team = await teams.create_team(
-            session,
-            actor=tenant.actor,
-            plans=container.plans,
-            name=body.name,
-            now=container.clock.now(),
-        )
-        return TeamRead.model_validate(team)
-
-    return await once.run(work, user_id=tenant.principal.user_id, body=body)
+    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_team_body)
+    return answered(
+        await container.teams.create(actor=tenant.actor, name=body.name, key=key), _team_body
+    )
 
 
 @router.get("/{team_id}")
 async def read_team(team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> TeamRead:
-    async with container.db.read() as session:
-        team = await teams.get_team_or_raise(session, actor=tenant.actor, team_id=team_id)
-    return TeamRead.model_validate(team)
+    return TeamRead.model_validate(await container.teams.get(actor=tenant.actor, team_id=team_id))
 
 
 @router.patch("/{team_id}")
 async def update_team(
     team_id: uuid.UUID, body: TeamUpdate, container: ContainerDep, tenant: TenantDep
 ) -> TeamRead:
-    async with container.db.transaction() as session:
-        team = await teams.rename_team(
-            session,
-            actor=tenant.actor,
-            team_id=team_id,
-            name=body.name,
-            now=container.clock.now(),
-        )
+    team = await container.teams.rename(actor=tenant.actor, team_id=team_id, name=body.name)
     return TeamRead.model_validate(team)
 
 
 @router.delete("/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_team(team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> Response:
-    async with container.db.transaction() as session:
-        await teams.delete_team(
-            session, actor=tenant.actor, team_id=team_id, now=container.clock.now()
-        )
+    await container.teams.delete(actor=tenant.actor, team_id=team_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -76,10 +56,7 @@ async def delete_team(team_id: uuid.UUID, container: ContainerDep, tenant: Tenan
 async def read_team_members(
     team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[TeamMemberRead]:
-    async with container.db.read() as session:
-        found = await teams.list_team_members(
-            session, actor=tenant.actor, team_id=team_id, page=page
-        )
+    found = await container.teams.members(actor=tenant.actor, team_id=team_id, page=page)
     return Page[TeamMemberRead].model_validate(found, from_attributes=True)
 
 
@@ -87,14 +64,7 @@ async def read_team_members(
 async def add_team_member(
     team_id: uuid.UUID, user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> TeamMemberRead:
-    async with container.db.transaction() as session:
-        member = await teams.add_team_member(
-            session,
-            actor=tenant.actor,
-            team_id=team_id,
-            user_id=user_id,
-            now=container.clock.now(),
-        )
+    member = await container.teams.add_member(actor=tenant.actor, team_id=team_id, user_id=user_id)
     return TeamMemberRead.model_validate(member)
 
 
@@ -102,12 +72,9 @@ async def add_team_member(
 async def remove_team_member(
     team_id: uuid.UUID, user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> Response:
-    async with container.db.transaction() as session:
-        await teams.remove_team_member(
-            session,
-            actor=tenant.actor,
-            team_id=team_id,
-            user_id=user_id,
-            now=container.clock.now(),
-        )
+    await container.teams.remove_member(actor=tenant.actor, team_id=team_id, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _team_body(team: TeamView) -> dict[str, Any]:
+    return TeamRead.model_validate(team).model_dump(mode="json")
