@@ -24,6 +24,7 @@ from tenantry.domain.accounts.projects import Projects
 from tenantry.domain.accounts.teams import Teams
 from tenantry.domain.accounts.tenants import Tenants, TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, Users, get_profile
+from tenantry.domain.accounts.wizard import OnboardingWizard
 from tenantry.domain.audit import purge_audit_entries
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.data import experiments
@@ -306,6 +307,7 @@ class Container:
             db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
         )
         self.teams = Teams(db=self.db, clock=self.clock, plans=self.plans)
+        self.onboarding = OnboardingWizard(db=self.db, clock=self.clock, plans=self.plans)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _previous_master_keys(self) -> tuple[bytes, ...]:

@@ -1,6 +1,6 @@
 """The onboarding wizard's progress per tenant (SPEC §11): four steps, each open, done or
 skipped. Only admins and owners run the wizard; a step once done stays done (skipping it later
-changes nothing). No HTTP here: the web pages call these."""
+changes nothing). The wizard's steps run in `wizard.OnboardingWizard`."""
 
 from __future__ import annotations
 

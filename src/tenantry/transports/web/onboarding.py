@@ -14,11 +14,11 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts import environments, onboarding_progress, projects
+from tenantry.domain.accounts import environments
+from tenantry.domain.accounts.onboarding_progress import STEPS, State, first_open
 from tenantry.domain.accounts.roles import TenantActor
-from tenantry.domain.accounts.tenants import read_tenant, update_tenant
+from tenantry.domain.accounts.wizard import WizardView
 from tenantry.domain.data import experiments
-from tenantry.domain.pagination import PageRequest
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.schemas.experiments import ExperimentName
@@ -35,8 +35,6 @@ router = APIRouter(
     prefix="/app/t/{tenant_id}/onboarding", route_class=WebRoute, include_in_schema=False
 )
 INVITE_ROLES = ["admin", "editor", "viewer"]
-# The projects a first experiment can go in: a tenant on its first steps has a handful.
-PROJECTS_OFFERED = 100
 EXPERIMENT_NAME = name_rule("an experiment name", ExperimentName)
 DESCRIPTION_LIMIT = 2000
 FIELD_NAMES = {
@@ -51,24 +49,14 @@ def wizard_url(tenant_id: uuid.UUID, step: str | None = None) -> str:
     return f"{base}?step={step}" if step else base
 
 
-async def _snippet(container: Container, actor: TenantActor) -> tuple[str, str, str] | None:
-    """(project name, environment name, snippet) of the oldest project's development
-    environment (its first environment when it has none by that slug), or None."""
-    async with container.db.read() as session:
-        found = await projects.list_projects(
-            session, actor=actor, page=PageRequest(limit=1, cursor=None)
-        )
-        if not found.items:
-            return None
-        project = found.items[0]
-        envs = await environments.list_environments(
-            session, actor=actor, project_id=project.id, page=PageRequest(limit=50, cursor=None)
-        )
-    if not envs.items:
+def _snippet(container: Container, shown: WizardView) -> tuple[str, str, str] | None:
+    """(project name, environment name, snippet) for the first step, or None."""
+    first = shown.first_environment
+    if first is None:
         return None
-    env = next((e for e in envs.items if e.slug == "development"), envs.items[0])
-    code = environments.snippet(public_url=container.settings.public_url, client_key=env.client_key)
-    return project.name, env.name, code
+    public_url = container.settings.public_url
+    code = environments.snippet(public_url=public_url, client_key=first.environment.client_key)
+    return first.project_name, first.environment.name, code
 
 
 async def wizard_page(
@@ -82,18 +70,10 @@ async def wizard_page(
     **context: Any,
 ) -> Response:
     tenant = await container.tenant_views.get(actor.tenant_id)
-    async with container.db.read() as session:
-        states = await onboarding_progress.progress(session, tenant_id=actor.tenant_id)
-        profile = (await read_tenant(session, actor.tenant_id, plans=container.plans)).profile
-    if step not in onboarding_progress.STEPS:
-        step = onboarding_progress.first_open(states)
-    snippet = await _snippet(container, actor) if step == "snippet" else None
-    if step == "project":
-        async with container.db.read() as session:
-            listed = await projects.list_projects(
-                session, actor=actor, page=PageRequest(limit=PROJECTS_OFFERED)
-            )
-        context.setdefault("project_choices", listed.items)
+    shown = await container.onboarding.view(actor=actor, step=step)
+    if shown.step == "project":
+        context.setdefault("project_choices", shown.project_choices)
+    profile = shown.profile
     values = context.pop("values", None) or {
         name: "" if profile.get(name) is None else str(profile[name]) for name in FIELD_NAMES
     }
@@ -106,10 +86,10 @@ async def wizard_page(
         current_tenant_id=actor.tenant_id,
         title=f"Get started · {tenant.name}",
         tenant=tenant,
-        steps=[(name, STEP_TITLES[name], states[name]) for name in onboarding_progress.STEPS],
-        step=step,
-        step_title=STEP_TITLES.get(step or "", ""),
-        snippet=snippet,
+        steps=[(name, STEP_TITLES[name], shown.states[name]) for name in STEPS],
+        step=shown.step,
+        step_title=STEP_TITLES.get(shown.step or "", ""),
+        snippet=_snippet(container, shown),
         values=values,
         roles=INVITE_ROLES,
         experiments_refusal=container.plans.refusal(tenant, "experiments"),
@@ -142,14 +122,15 @@ async def _admin(
     return actor
 
 
-async def _advance(
-    container: Container, actor: TenantActor, step: str, state: onboarding_progress.State
-) -> Response:
-    async with container.db.transaction() as session:
-        states = await onboarding_progress.mark_step(
-            session, actor=actor, step=step, state=state, now=container.clock.now()
-        )
-    following = onboarding_progress.first_open(states)
+async def _advance(container: Container, actor: TenantActor, step: str, state: State) -> Response:
+    return _to_following(
+        actor, await container.onboarding.close_step(actor=actor, step=step, state=state)
+    )
+
+
+def _to_following(actor: TenantActor, states: dict[str, State]) -> Response:
+    """The wizard at its first open step, after one was closed."""
+    following = first_open(states)
     return redirect(
         wizard_url(actor.tenant_id, following) if following else wizard_url(actor.tenant_id)
     )
@@ -172,7 +153,7 @@ async def skip(
     actor = await _admin(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    if step not in onboarding_progress.STEPS:
+    if step not in STEPS:
         return redirect(wizard_url(tenant_id))
     return await _advance(container, actor, step, "skipped")
 
@@ -237,8 +218,7 @@ async def company(
             values=values,
         )
     try:
-        async with container.db.transaction() as session:
-            await update_tenant(session, actor=actor, now=container.clock.now(), profile=profile)
+        states = await container.onboarding.save_company(actor=actor, profile=profile)
     except DomainError as error:
         code, message = failure(error)
         return await wizard_page(
@@ -251,7 +231,7 @@ async def company(
             error=message,
             values=values,
         )
-    return await _advance(container, actor, "company", "done")
+    return _to_following(actor, states)
 
 
 @router.post("/invite")
@@ -270,10 +250,7 @@ async def invite(
         )
     issued, refused = await invite_all(container, actor, *wanted)
     if issued:
-        async with container.db.transaction() as session:
-            await onboarding_progress.mark_step(
-                session, actor=actor, step="invite", state="done", now=container.clock.now()
-            )
+        await container.onboarding.close_step(actor=actor, step="invite", state="done")
     return await wizard_page(
         request,
         container,
@@ -301,16 +278,13 @@ async def project(
             request, container, post.visitor, actor, "project", status=422, error=message
         )
     try:
-        async with container.db.transaction() as session:
-            await projects.create_project(
-                session, actor=actor, plans=container.plans, name=name, now=container.clock.now()
-            )
+        states = await container.onboarding.create_project(actor=actor, name=name)
     except DomainError as error:
         code, message = failure(error)
         return await wizard_page(
             request, container, post.visitor, actor, "project", status=code, error=message
         )
-    return await _advance(container, actor, "project", "done")
+    return _to_following(actor, states)
 
 
 @router.post("/experiment")
