@@ -56,4 +56,3 @@ async def show_refusal(page: PageAgain, error: DomainError) -> Response:
     if isinstance(error, Throttled):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
-
