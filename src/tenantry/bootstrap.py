@@ -20,6 +20,7 @@ from tenantry.clock import Clock
 from tenantry.domain.accounts.dashboard import Dashboards
 from tenantry.domain.accounts.environments import Environments
 from tenantry.domain.accounts.invitations import InvitationAllowance, Invitations
+from tenantry.domain.accounts.members import Members
 from tenantry.domain.accounts.projects import Projects
 from tenantry.domain.accounts.teams import Teams
 from tenantry.domain.accounts.tenants import Tenants, TenantView, read_tenant
@@ -298,7 +299,7 @@ class Container:
             self.db, partial(read_tenant, plans=self.plans)
         )
         self.tenants = Tenants(db=self.db, clock=self.clock, silos=self.stores.silos)
-        self.users = Users(db=self.db, clock=self.clock)
+        self.users = Users(db=self.db, clock=self.clock, profiles=self.profiles)
         self.dashboards = Dashboards(db=self.db)
         self.projects = Projects(
             db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
@@ -308,6 +309,7 @@ class Container:
         )
         self.teams = Teams(db=self.db, clock=self.clock, plans=self.plans)
         self.onboarding = OnboardingWizard(db=self.db, clock=self.clock, plans=self.plans)
+        self.members = Members(db=self.db, clock=self.clock)
         self._tasks: list[asyncio.Task[None]] = []
 
     def _previous_master_keys(self) -> tuple[bytes, ...]:

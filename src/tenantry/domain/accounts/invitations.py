@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Self
+from typing import Self, overload
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, may_grant, role_to_grant
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.identity.deps import email_key
 from tenantry.domain.identity.secrets import SecretHasher, new_token
 from tenantry.domain.identity.throttle import LockoutPolicy, reserve_mail
@@ -113,23 +114,6 @@ class Joined:
     role: str
 
 
-async def list_invitations(
-    session: AsyncSession, *, actor: TenantActor, page: PageRequest, now: datetime
-) -> Page[InvitationView]:
-    """The tenant's invitations, oldest first, each with its status at `now`."""
-    actor.require("admin")
-    statement = paginate(
-        select(Invitation).where(Invitation.tenant_id == actor.tenant_id),
-        page,
-        created_at=Invitation.created_at,
-        row_id=Invitation.id,
-    )
-    rows = list(await session.scalars(statement))
-    found = make_page(rows, page, key=lambda invitation: (invitation.created_at, invitation.id))
-    items = [InvitationView.of(invitation, now=now) for invitation in found.items]
-    return Page(items, found.next_cursor)
-
-
 class Invitations:
     """Issuing, settling and previewing invitations. Locks are taken in one order everywhere
     (tenant, then invitation, then membership), so concurrent requests wait, never deadlock."""
@@ -153,17 +137,75 @@ class Invitations:
         self._plans = plans
         self._allowance = allowance
 
+    async def listing(self, *, actor: TenantActor, page: PageRequest) -> Page[InvitationView]:
+        """The tenant's invitations, oldest first, each with its status now; admins."""
+        actor.require("admin")
+        statement = paginate(
+            select(Invitation).where(Invitation.tenant_id == actor.tenant_id),
+            page,
+            created_at=Invitation.created_at,
+            row_id=Invitation.id,
+        )
+        async with self._db.read() as session:
+            rows = list(await session.scalars(statement))
+        found = make_page(rows, page, key=lambda invitation: (invitation.created_at, invitation.id))
+        now = self._clock.now()
+        items = [InvitationView.of(invitation, now=now) for invitation in found.items]
+        return Page(items, found.next_cursor)
+
+    @overload
     async def create(
+        self,
+        *,
+        actor: TenantActor,
+        email: str,
+        role: str,
+        lifetime: timedelta = ...,
+        key: None = None,
+    ) -> InvitationView: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        email: str,
+        role: str,
+        lifetime: timedelta = ...,
+        key: KeyClaim[InvitationView],
+    ) -> InvitationView | StoredResponse: ...
+
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        email: str,
+        role: str,
+        lifetime: timedelta = DEFAULT_LIFETIME,
+        key: KeyClaim[InvitationView] | None = None,
+    ) -> InvitationView | StoredResponse:
+        """Invite `email` as `role` and mail the invitee the accept URL. Only owners invite
+        owners; the plan's member limit counts pending invitations as members. With an
+        Idempotency-Key, a repeat gets the first answer back as a `StoredResponse`."""
+        async with self._db.transaction() as session:
+            return await answer_once(
+                session,
+                key,
+                lambda: self._create(
+                    session, actor=actor, email=email, role=role, lifetime=lifetime
+                ),
+                now=self._clock.now(),
+            )
+
+    async def _create(
         self,
         session: AsyncSession,
         *,
         actor: TenantActor,
         email: str,
         role: str,
-        lifetime: timedelta = DEFAULT_LIFETIME,
+        lifetime: timedelta,
     ) -> InvitationView:
-        """Invite `email` as `role` and mail the invitee the accept URL. Only owners invite
-        owners; the plan's member limit counts pending invitations as members."""
         _require_may_grant(actor, role)
         tenant = await lock_tenant(session, actor.tenant_id)
         now = self._clock.now()
@@ -186,7 +228,6 @@ class Invitations:
 
     async def resend(
         self,
-        session: AsyncSession,
         *,
         actor: TenantActor,
         invitation_id: uuid.UUID,
@@ -195,32 +236,33 @@ class Invitations:
         """Mail a pending or expired invitation again under a new token and expiry; the old
         token stops working at once. A revived invitation takes a seat again."""
         actor.require("admin")
-        tenant = await lock_tenant(session, actor.tenant_id)
-        invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
-        _require_may_grant(actor, invitation.role)
-        _refuse_settled(invitation)
-        now = self._clock.now()
-        await self._admit(
-            session, tenant=tenant, email=invitation.email, now=now, excluding=invitation.id
-        )
-        issued = await self._issue(session, invitation, lifetime=lifetime, now=now)
-        event = Event("invitation.resent", tenant.id, actor.user_id, _about(invitation))
-        await record_events(session, [event], now=now)
+        async with self._db.transaction() as session:
+            tenant = await lock_tenant(session, actor.tenant_id)
+            invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
+            _require_may_grant(actor, invitation.role)
+            _refuse_settled(invitation)
+            now = self._clock.now()
+            await self._admit(
+                session, tenant=tenant, email=invitation.email, now=now, excluding=invitation.id
+            )
+            issued = await self._issue(session, invitation, lifetime=lifetime, now=now)
+            event = Event("invitation.resent", tenant.id, actor.user_id, _about(invitation))
+            await record_events(session, [event], now=now)
         return issued
 
-    async def revoke(
-        self, session: AsyncSession, *, actor: TenantActor, invitation_id: uuid.UUID
-    ) -> None:
+    async def revoke(self, *, actor: TenantActor, invitation_id: uuid.UUID) -> None:
         """Withdraw an invitation that is pending or expired."""
         actor.require("admin")
-        invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
-        _refuse_settled(invitation)
-        await _revoke(session, [invitation], actor_id=actor.user_id, now=self._clock.now())
+        async with self._db.transaction() as session:
+            invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
+            _refuse_settled(invitation)
+            await _revoke(session, [invitation], actor_id=actor.user_id, now=self._clock.now())
 
-    async def preview(self, session: AsyncSession, *, token: str) -> InvitationPreview:
+    async def preview(self, *, token: str) -> InvitationPreview:
         """What the token holder is invited to, for the landing page before signing in."""
-        invitation = await self._by_token(session, token)
-        tenant_name, inviter_name = await _names(session, invitation)
+        async with self._db.read() as session:
+            invitation = await self._by_token(session, token)
+            tenant_name, inviter_name = await _names(session, invitation)
         return InvitationPreview(
             tenant_name=tenant_name,
             inviter_name=inviter_name,
@@ -246,12 +288,13 @@ class Invitations:
             await _revoke(session, [invitation], actor_id=None, now=now)
         raise _settled("revoked")
 
-    async def decline(self, session: AsyncSession, *, user_id: uuid.UUID, token: str) -> None:
-        invitation = await self._claim(session, user_id=user_id, token=token)
-        now = self._clock.now()
-        invitation.declined_at = invitation.updated_at = now
-        event = Event("invitation.declined", invitation.tenant_id, user_id, _about(invitation))
-        await record_events(session, [event], now=now)
+    async def decline(self, *, user_id: uuid.UUID, token: str) -> None:
+        async with self._db.transaction() as session:
+            invitation = await self._claim(session, user_id=user_id, token=token)
+            now = self._clock.now()
+            invitation.declined_at = invitation.updated_at = now
+            event = Event("invitation.declined", invitation.tenant_id, user_id, _about(invitation))
+            await record_events(session, [event], now=now)
 
     async def _admit(
         self,

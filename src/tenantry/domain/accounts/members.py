@@ -6,12 +6,14 @@ or demoted takes along the invitations they sent that they may no longer grant."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.accounts.invitations import revoke_beyond_grant
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
@@ -19,8 +21,11 @@ from tenantry.domain.accounts.users import fall_back_to_personal_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import Conflict, NotFound
+from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, TeamMember, Tenant, User
+
+MembersKey = tuple[uuid.UUID, int]  # tenant, limit
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ async def list_members(
     return Page([MemberView(*row[:5]) for row in found.items], found.next_cursor)
 
 
-async def get_member_or_raise(
+async def _get_member_or_raise(
     session: AsyncSession, *, tenant_id: uuid.UUID, user_id: uuid.UUID
 ) -> MemberView:
     row = (await session.execute(_members_of(tenant_id).where(User.id == user_id))).one_or_none()
@@ -81,56 +86,112 @@ async def get_member_or_raise(
     return MemberView(*row)
 
 
-async def change_role(
-    session: AsyncSession, *, actor: TenantActor, user_id: uuid.UUID, role: str, now: datetime
-) -> MemberView:
-    """Admins manage admins, editors and viewers; granting or taking away `owner` needs an
-    owner, and the last owner (or a personal tenant's owner) keeps the role."""
-    actor.require("admin")
-    tenant = await lock_tenant(session, actor.tenant_id)
-    membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
-    previous = membership.role
-    if previous == role:
-        return await get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
-    if "owner" in (previous, role):
-        actor.require("owner")
-    if previous == "owner":
-        await _keep_an_owner(session, tenant=tenant, user_id=user_id)
-    membership.role = role
-    membership.updated_at = now
-    data = {"user_id": str(user_id), "role": role, "previous_role": previous}
-    event = Event("membership.updated", tenant.id, actor.user_id, data)
-    await record_events(session, [event], now=now)
-    await revoke_beyond_grant(
-        session, tenant_id=tenant.id, inviter_id=user_id, role=role, actor_id=actor.user_id, now=now
-    )
-    await bump_access_epoch(session)
-    return await get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
+class Members:
+    """Reading and changing a tenant's members, each call in a transaction (or read) of its
+    own; changes lock the tenant first, as the owner rules need."""
 
+    def __init__(self, *, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
 
-async def remove_member(
-    session: AsyncSession, *, actor: TenantActor, user_id: uuid.UUID, now: datetime
-) -> None:
-    """Evict a member (admins; owners for an owner), or leave (anyone, for themselves). The
-    user's default tenant falls back to their personal tenant."""
-    leaving = user_id == actor.user_id
-    if not leaving:
+    async def listing(
+        self, *, tenant_id: uuid.UUID, page: PageRequest, outside_team: uuid.UUID | None = None
+    ) -> Page[MemberView]:
+        """As `list_members`, in a read of its own."""
+        async with self._db.read() as session:
+            return await list_members(
+                session, tenant_id=tenant_id, page=page, outside_team=outside_team
+            )
+
+    async def first_of_each(self, keys: Sequence[MembersKey]) -> list[list[MemberView]]:
+        """The first `limit` members of each (tenant, limit) key, in key order, all in one
+        read (a GraphQL batch of nested `members` fields)."""
+        async with self._db.read() as session:
+            return [
+                (await list_members(session, tenant_id=tenant_id, page=PageRequest(limit))).items
+                for tenant_id, limit in keys
+            ]
+
+    async def get(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
+        """NotFound `member_not_found` unless `user_id` is a member of the tenant."""
+        async with self._db.read() as session:
+            return await _get_member_or_raise(session, tenant_id=tenant_id, user_id=user_id)
+
+    async def change_role(self, *, actor: TenantActor, user_id: uuid.UUID, role: str) -> MemberView:
+        """Admins manage admins, editors and viewers; granting or taking away `owner` needs an
+        owner, and the last owner (or a personal tenant's owner) keeps the role. The
+        invitations the member may no longer grant are revoked in the same transaction."""
         actor.require("admin")
-    tenant = await lock_tenant(session, actor.tenant_id)
-    membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
-    if membership.role == "owner":
-        if not leaving:
+        async with self._db.transaction() as session:
+            tenant = await lock_tenant(session, actor.tenant_id)
+            membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
+            if membership.role != role:
+                await self._change(session, actor, tenant, membership, role=role)
+            return await _get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
+
+    async def _change(
+        self,
+        session: AsyncSession,
+        actor: TenantActor,
+        tenant: Tenant,
+        membership: Membership,
+        *,
+        role: str,
+    ) -> None:
+        previous, user_id, now = membership.role, membership.user_id, self._clock.now()
+        if "owner" in (previous, role):
             actor.require("owner")
-        await _keep_an_owner(session, tenant=tenant, user_id=user_id)
-    await session.execute(delete(Membership).where(Membership.id == membership.id))
-    await fall_back_to_personal_tenant(session, tenant_id=tenant.id, user_id=user_id)
-    data = {"user_id": str(user_id), "role": membership.role}
-    event = Event("membership.deleted", tenant.id, actor.user_id, data)
-    await record_events(session, [event], now=now)
-    await revoke_beyond_grant(
-        session, tenant_id=tenant.id, inviter_id=user_id, role=None, actor_id=actor.user_id, now=now
-    )
-    await bump_access_epoch(session)
+        if previous == "owner":
+            await _keep_an_owner(session, tenant=tenant, user_id=user_id)
+        membership.role = role
+        membership.updated_at = now
+        data = {"user_id": str(user_id), "role": role, "previous_role": previous}
+        event = Event("membership.updated", tenant.id, actor.user_id, data)
+        await record_events(session, [event], now=now)
+        await revoke_beyond_grant(
+            session,
+            tenant_id=tenant.id,
+            inviter_id=user_id,
+            role=role,
+            actor_id=actor.user_id,
+            now=now,
+        )
+        await bump_access_epoch(session)
+
+    async def remove(self, *, actor: TenantActor, user_id: uuid.UUID) -> None:
+        """Evict a member (admins; owners for an owner), or leave (anyone, for themselves). The
+        user's default tenant falls back to their personal tenant, and the invitations they
+        sent are revoked, in the same transaction."""
+        leaving = user_id == actor.user_id
+        if not leaving:
+            actor.require("admin")
+        async with self._db.transaction() as session:
+            tenant = await lock_tenant(session, actor.tenant_id)
+            membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
+            if membership.role == "owner":
+                if not leaving:
+                    actor.require("owner")
+                await _keep_an_owner(session, tenant=tenant, user_id=user_id)
+            await self._evict(session, actor, tenant, membership)
+
+    async def _evict(
+        self, session: AsyncSession, actor: TenantActor, tenant: Tenant, membership: Membership
+    ) -> None:
+        user_id, now = membership.user_id, self._clock.now()
+        await session.execute(delete(Membership).where(Membership.id == membership.id))
+        await fall_back_to_personal_tenant(session, tenant_id=tenant.id, user_id=user_id)
+        data = {"user_id": str(user_id), "role": membership.role}
+        event = Event("membership.deleted", tenant.id, actor.user_id, data)
+        await record_events(session, [event], now=now)
+        await revoke_beyond_grant(
+            session,
+            tenant_id=tenant.id,
+            inviter_id=user_id,
+            role=None,
+            actor_id=actor.user_id,
+            now=now,
+        )
+        await bump_access_epoch(session)
 
 
 async def _locked_membership(

@@ -10,6 +10,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.caching import CachedReader
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import PermissionDenied, Unauthenticated
@@ -41,11 +42,16 @@ class Profile:
 
 
 class Users:
-    """What signed-in users change about their own account."""
+    """What signed-in users change about their own account. Their profiles are read through
+    `profiles` (`get_profile` under the access epoch); a change bumps the epoch, so the profile
+    a change returns is loaded afresh, and so is every other process's next read of it."""
 
-    def __init__(self, *, db: Database, clock: Clock) -> None:
+    def __init__(
+        self, *, db: Database, clock: Clock, profiles: CachedReader[uuid.UUID, Profile]
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._profiles = profiles
 
     async def update_profile(
         self,
@@ -53,9 +59,9 @@ class Users:
         user_id: uuid.UUID,
         name: str | None = None,
         default_tenant_id: uuid.UUID | None = None,
-    ) -> None:
-        """As `update_profile`: a tenant the user is no member of is PermissionDenied
-        `tenant_access_denied`."""
+    ) -> Profile:
+        """As `update_profile`, then the profile as it is now: a tenant the user is no member
+        of is PermissionDenied `tenant_access_denied`."""
         async with self._db.transaction() as session:
             await update_profile(
                 session,
@@ -64,6 +70,7 @@ class Users:
                 name=name,
                 default_tenant_id=default_tenant_id,
             )
+        return await self._profiles.get(user_id)
 
 
 def _memberships_of(

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import strawberry
 
-from tenantry.domain.accounts import members, users
 from tenantry.domain.accounts.invitations import DEFAULT_LIFETIME
 from tenantry.transports.graphql.context import Info
 from tenantry.transports.graphql.inputs import validated
@@ -28,17 +27,11 @@ async def resolve_update_me(
 ) -> User | None:
     principal = await info.context.principal()
     body = validated(MeUpdate, name=name, default_tenant_id=default_tenant_id)
-    container = info.context.container
-    async with container.db.transaction() as session:
-        await users.update_profile(
-            session,
-            user_id=principal.user_id,
-            now=container.clock.now(),
-            name=body.name,
-            default_tenant_id=body.default_tenant_id,
-        )
+    profile = await info.context.container.users.update_profile(
+        user_id=principal.user_id, name=body.name, default_tenant_id=body.default_tenant_id
+    )
     info.context.forget()
-    return User.of_profile(await container.profiles.get(principal.user_id))
+    return User.of_profile(profile)
 
 
 async def resolve_create_project(info: Info, name: str) -> Project | None:
@@ -54,15 +47,9 @@ async def resolve_create_invitation(
 ) -> Invitation | None:
     actor = await info.context.actor()
     body = validated(InvitationCreate, email=email, role=role.value, expires_in=expires_in)
-    container = info.context.container
-    async with container.db.transaction() as session:
-        issued = await container.invitations.create(
-            session,
-            actor=actor,
-            email=body.email,
-            role=body.role,
-            lifetime=timedelta(seconds=body.expires_in),
-        )
+    issued = await info.context.container.invitations.create(
+        actor=actor, email=body.email, role=body.role, lifetime=timedelta(seconds=body.expires_in)
+    )
     info.context.forget()
     return Invitation.of(issued)
 
@@ -72,22 +59,16 @@ async def resolve_update_member_role(
 ) -> Membership | None:
     tenant = await tenant_of_request(info)
     actor = await info.context.actor()
-    container = info.context.container
-    async with container.db.transaction() as session:
-        view = await members.change_role(
-            session, actor=actor, user_id=user_id, role=role.value, now=container.clock.now()
-        )
+    view = await info.context.container.members.change_role(
+        actor=actor, user_id=user_id, role=role.value
+    )
     info.context.forget()
     return Membership.of_member(view, tenant=tenant)
 
 
 async def resolve_remove_member(info: Info, user_id: uuid.UUID) -> bool | None:
     actor = await info.context.actor()
-    container = info.context.container
-    async with container.db.transaction() as session:
-        await members.remove_member(
-            session, actor=actor, user_id=user_id, now=container.clock.now()
-        )
+    await info.context.container.members.remove(actor=actor, user_id=user_id)
     info.context.forget()
     return True
 

@@ -6,7 +6,6 @@ import uuid
 
 import strawberry
 
-from tenantry.domain.accounts.members import get_member_or_raise, list_members
 from tenantry.domain.pagination import DEFAULT_LIMIT
 from tenantry.transports.graphql.context import Info
 from tenantry.transports.graphql.inputs import page_request
@@ -31,16 +30,16 @@ async def resolve_members(
     info: Info, limit: int = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[Membership] | None:
     tenant = await tenant_of_request(info)
-    async with info.context.container.db.read() as session:
-        found = await list_members(session, tenant_id=tenant.id, page=page_request(limit, cursor))
+    found = await info.context.container.members.listing(
+        tenant_id=tenant.id, page=page_request(limit, cursor)
+    )
     items = [Membership.of_member(view, tenant=tenant) for view in found.items]
     return Page(items=items, next_cursor=found.next_cursor)
 
 
 async def resolve_member(info: Info, user_id: uuid.UUID) -> Membership | None:
     tenant = await tenant_of_request(info)
-    async with info.context.container.db.read() as session:
-        view = await get_member_or_raise(session, tenant_id=tenant.id, user_id=user_id)
+    view = await info.context.container.members.get(tenant_id=tenant.id, user_id=user_id)
     return Membership.of_member(view, tenant=tenant)
 
 

@@ -8,9 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from fastapi import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.bootstrap import Container
 from tenantry.errors import DomainError, Throttled
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.render import redirect
@@ -29,23 +27,6 @@ async def redirect_after(
     except DomainError as error:
         return await show_refusal(refused, error)
     return redirect(done(changed) if callable(done) else done)
-
-
-async def change_then_redirect(
-    container: Container,
-    change: Callable[[AsyncSession], Awaitable[T]],
-    *,
-    done: str | Callable[[T], str],
-    refused: PageAgain,
-) -> Response:
-    """`redirect_after` for a change that still takes a session, made in one transaction.
-    Goes once the pages that call it (projects, teams, people) call services instead."""
-
-    async def run_change() -> T:
-        async with container.db.transaction() as session:
-            return await change(session)
-
-    return await redirect_after(run_change(), done=done, refused=refused)
 
 
 async def show_refusal(page: PageAgain, error: DomainError) -> Response:

@@ -42,8 +42,7 @@ async def landing(
     try:
         if not token or len(token) > TOKEN_LIMIT:
             raise NotFound("No such invitation.", code="invitation_not_found")
-        async with container.db.read() as session:
-            preview = await container.invitations.preview(session, token=token)
+        preview = await container.invitations.preview(token=token)
     except NotFound:
         invalid: dict[str, Any] = {"title": TITLE, "invalid": True}
         if visitor is None:
@@ -92,10 +91,7 @@ async def accept(request: Request, container: ContainerDep, post: PostDep) -> Re
 async def decline(request: Request, container: ContainerDep, post: PostDep) -> Response:
     token = field(post.form, "token", limit=TOKEN_LIMIT + 1)
     try:
-        async with container.db.transaction() as session:
-            await container.invitations.decline(
-                session, user_id=post.visitor.principal.user_id, token=token
-            )
+        await container.invitations.decline(user_id=post.visitor.principal.user_id, token=token)
     except DomainError as error:
         status, message = failure(error)
         return await landing(request, container, token, post.visitor, status=status, error=message)

@@ -14,17 +14,16 @@ from typing import Any
 from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
-from tenantry.domain.accounts.invitations import InvitationView, list_invitations
-from tenantry.domain.accounts.members import change_role, list_members, remove_member
+from tenantry.domain.accounts.invitations import InvitationView
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, outranks_or_equals
 from tenantry.errors import DomainError, Throttled
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.web.app_pages import app_page, tenant_actor
 from tenantry.transports.web.entry import EMAIL_LIMIT, failure, normalized_email
-from tenantry.transports.web.forms import PageAgain, change_then_redirect, show_refusal
+from tenantry.transports.web.forms import PageAgain, redirect_after, show_refusal
 from tenantry.transports.web.paging import page_links, requested_page
-from tenantry.transports.web.render import WebRoute, redirect
+from tenantry.transports.web.render import WebRoute
 from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
 
 router = PrefixedRouter(prefix="/app/t/{tenant_id}", route_class=WebRoute, include_in_schema=False)
@@ -52,20 +51,16 @@ async def people_page(
     """The members list, and for admins the invitations, as of now."""
     tenant = await container.tenant_views.get(actor.tenant_id)
     admin = outranks_or_equals(actor.role, "admin")
-    async with container.db.read() as session:
-        members = await list_members(
-            session, tenant_id=actor.tenant_id, page=requested_page(request, "members")
+    members = await container.members.listing(
+        tenant_id=actor.tenant_id, page=requested_page(request, "members")
+    )
+    invitations = (
+        await container.invitations.listing(
+            actor=actor, page=requested_page(request, "invitations")
         )
-        invitations = (
-            await list_invitations(
-                session,
-                actor=actor,
-                page=requested_page(request, "invitations"),
-                now=container.clock.now(),
-            )
-            if admin
-            else None
-        )
+        if admin
+        else None
+    )
     path = f"/app/t/{actor.tenant_id}/members"
     return await app_page(
         request,
@@ -120,11 +115,8 @@ async def set_role(
         return await people_page(
             request, container, post.visitor, actor, status=422, error="Choose a role."
         )
-    return await change_then_redirect(
-        container,
-        lambda session: change_role(
-            session, actor=actor, user_id=user_id, role=role, now=container.clock.now()
-        ),
+    return await redirect_after(
+        container.members.change_role(actor=actor, user_id=user_id, role=role),
         done=f"/app/t/{tenant_id}/members?notice=role_changed",
         refused=_shown_again(request, container, post, actor),
     )
@@ -142,14 +134,15 @@ async def remove(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    try:
-        async with container.db.transaction() as session:
-            await remove_member(session, actor=actor, user_id=user_id, now=container.clock.now())
-    except DomainError as error:
-        return await show_refusal(_shown_again(request, container, post, actor), error)
-    if user_id == actor.user_id:
-        return redirect("/app?notice=left_tenant")
-    return redirect(f"/app/t/{tenant_id}/members?notice=member_removed")
+    left = user_id == actor.user_id
+    done = (
+        "/app?notice=left_tenant" if left else f"/app/t/{tenant_id}/members?notice=member_removed"
+    )
+    return await redirect_after(
+        container.members.remove(actor=actor, user_id=user_id),
+        done=done,
+        refused=_shown_again(request, container, post, actor),
+    )
 
 
 def invitation_form(form: Any) -> tuple[list[str], str] | str:
@@ -176,10 +169,7 @@ async def invite_all(
             refused.append(Refused(raw, "Not a valid email address."))
             continue
         try:
-            async with container.db.transaction() as session:
-                issued.append(
-                    await container.invitations.create(session, actor=actor, email=email, role=role)
-                )
+            issued.append(await container.invitations.create(actor=actor, email=email, role=role))
         except DomainError as error:
             retry_after = error.retry_after if isinstance(error, Throttled) else None
             refused.append(Refused(email, failure(error)[1], retry_after))
@@ -222,10 +212,7 @@ async def resend(
     if isinstance(actor, Response):
         return actor
     try:
-        async with container.db.transaction() as session:
-            view = await container.invitations.resend(
-                session, actor=actor, invitation_id=invitation_id
-            )
+        view = await container.invitations.resend(actor=actor, invitation_id=invitation_id)
     except DomainError as error:
         return await show_refusal(_shown_again(request, container, post, actor), error)
     return await people_page(request, container, post.visitor, actor, issued=[view], refused=[])
@@ -243,11 +230,8 @@ async def revoke(
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
     if isinstance(actor, Response):
         return actor
-    return await change_then_redirect(
-        container,
-        lambda session: container.invitations.revoke(
-            session, actor=actor, invitation_id=invitation_id
-        ),
+    return await redirect_after(
+        container.invitations.revoke(actor=actor, invitation_id=invitation_id),
         done=f"/app/t/{tenant_id}/members?notice=invitation_revoked",
         refused=_shown_again(request, container, post, actor),
     )

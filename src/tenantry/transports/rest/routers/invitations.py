@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.accounts.invitations import list_invitations
+from tenantry.domain.accounts.invitations import InvitationView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
@@ -32,6 +31,10 @@ from tenantry.transports.rest.schemas.invitations import (
 router = PrefixedRouter(prefix="/v1/invitations", tags=["invitations"])
 
 
+def _issued(view: InvitationView) -> dict[str, Any]:
+    return InvitationIssued.model_validate(view).model_dump(mode="json")
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -41,27 +44,22 @@ router = PrefixedRouter(prefix="/v1/invitations", tags=["invitations"])
 async def create_invitation(
     body: InvitationCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> JSONResponse:
-    async def work(session: AsyncSession) -> InvitationIssued:
-        issued = await container.invitations.create(
-            session,
-            actor=tenant.actor,
-            email=body.email,
-            role=body.role,
-            lifetime=timedelta(seconds=body.expires_in),
-        )
-        return InvitationIssued.model_validate(issued)
-
-    return await once.run(work, user_id=tenant.principal.user_id, body=body)
+    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_issued)
+    outcome = await container.invitations.create(
+        actor=tenant.actor,
+        email=body.email,
+        role=body.role,
+        lifetime=timedelta(seconds=body.expires_in),
+        key=key,
+    )
+    return answered(outcome, _issued)
 
 
 @router.get("")
 async def read_invitations(
     container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[InvitationRead]:
-    async with container.db.read() as session:
-        found = await list_invitations(
-            session, actor=tenant.actor, page=page, now=container.clock.now()
-        )
+    found = await container.invitations.listing(actor=tenant.actor, page=page)
     items = [InvitationRead.model_validate(invitation) for invitation in found.items]
     return Page[InvitationRead](items=items, next_cursor=found.next_cursor)
 
@@ -70,9 +68,7 @@ async def read_invitations(
 async def preview_invitation(
     token: Annotated[Token, Query()], container: ContainerDep
 ) -> InvitationPreviewRead:
-    async with container.db.read() as session:
-        preview = await container.invitations.preview(session, token=token)
-    return InvitationPreviewRead.model_validate(preview)
+    return InvitationPreviewRead.model_validate(await container.invitations.preview(token=token))
 
 
 @router.post("/accept", responses=problems(403, 404, 409, 410))
@@ -87,8 +83,7 @@ async def accept_invitation(
 async def decline_invitation(
     body: InvitationTokenBody, container: ContainerDep, principal: PrincipalDep
 ) -> InvitationDeclined:
-    async with container.db.transaction() as session:
-        await container.invitations.decline(session, user_id=principal.user_id, token=body.token)
+    await container.invitations.decline(user_id=principal.user_id, token=body.token)
     return InvitationDeclined()
 
 
@@ -96,8 +91,7 @@ async def decline_invitation(
 async def revoke_invitation(
     invitation_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> Response:
-    async with container.db.transaction() as session:
-        await container.invitations.revoke(session, actor=tenant.actor, invitation_id=invitation_id)
+    await container.invitations.revoke(actor=tenant.actor, invitation_id=invitation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -111,11 +105,7 @@ async def resend_invitation(
     body: InvitationResend | None = None,
 ) -> InvitationIssued:
     lifetime = (body or InvitationResend()).expires_in
-    async with container.db.transaction() as session:
-        issued = await container.invitations.resend(
-            session,
-            actor=tenant.actor,
-            invitation_id=invitation_id,
-            lifetime=timedelta(seconds=lifetime),
-        )
+    issued = await container.invitations.resend(
+        actor=tenant.actor, invitation_id=invitation_id, lifetime=timedelta(seconds=lifetime)
+    )
     return InvitationIssued.model_validate(issued)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from tenantry.domain.accounts.users import update_profile
 from tenantry.domain.identity.external_accounts import LinkedIdentity
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
 from tenantry.transports.rest.openapi import problems
@@ -14,26 +13,17 @@ from tenantry.transports.rest.schemas.accounts import MeRead, MeUpdate
 router = PrefixedRouter(prefix="/v1/me", tags=["me"])
 
 
-async def _read(container: ContainerDep, principal: PrincipalDep) -> MeRead:
-    return MeRead.model_validate(await container.profiles.get(principal.user_id))
-
-
 @router.get("")
 async def read_me(container: ContainerDep, principal: PrincipalDep) -> MeRead:
-    return await _read(container, principal)
+    return MeRead.model_validate(await container.profiles.get(principal.user_id))
 
 
 @router.patch("", responses=problems(403))  # a default tenant not yours
 async def update_me(body: MeUpdate, container: ContainerDep, principal: PrincipalDep) -> MeRead:
-    async with container.db.transaction() as session:
-        await update_profile(
-            session,
-            user_id=principal.user_id,
-            now=container.clock.now(),
-            name=body.name,
-            default_tenant_id=body.default_tenant_id,
-        )
-    return await _read(container, principal)
+    profile = await container.users.update_profile(
+        user_id=principal.user_id, name=body.name, default_tenant_id=body.default_tenant_id
+    )
+    return MeRead.model_validate(profile)
 
 
 class IdentityLink(BaseModel):

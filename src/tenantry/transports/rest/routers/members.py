@@ -6,12 +6,6 @@ import uuid
 
 from fastapi import Response, status
 
-from tenantry.domain.accounts.members import (
-    change_role,
-    get_member_or_raise,
-    list_members,
-    remove_member,
-)
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
@@ -24,16 +18,14 @@ router = PrefixedRouter(prefix="/v1/members", tags=["members"])
 async def read_members(
     container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[MemberRead]:
-    async with container.db.read() as session:
-        found = await list_members(session, tenant_id=tenant.tenant_id, page=page)
+    found = await container.members.listing(tenant_id=tenant.tenant_id, page=page)
     items = [MemberRead.model_validate(member) for member in found.items]
     return Page[MemberRead](items=items, next_cursor=found.next_cursor)
 
 
 @router.get("/{user_id}")
 async def read_member(user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> MemberRead:
-    async with container.db.read() as session:
-        member = await get_member_or_raise(session, tenant_id=tenant.tenant_id, user_id=user_id)
+    member = await container.members.get(tenant_id=tenant.tenant_id, user_id=user_id)
     return MemberRead.model_validate(member)
 
 
@@ -41,19 +33,13 @@ async def read_member(user_id: uuid.UUID, container: ContainerDep, tenant: Tenan
 async def update_member(
     user_id: uuid.UUID, body: MemberUpdate, container: ContainerDep, tenant: TenantDep
 ) -> MemberRead:
-    async with container.db.transaction() as session:
-        member = await change_role(
-            session,
-            actor=tenant.actor,
-            user_id=user_id,
-            role=body.role,
-            now=container.clock.now(),
-        )
+    member = await container.members.change_role(
+        actor=tenant.actor, user_id=user_id, role=body.role
+    )
     return MemberRead.model_validate(member)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_member(user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> Response:
-    async with container.db.transaction() as session:
-        await remove_member(session, actor=tenant.actor, user_id=user_id, now=container.clock.now())
+    await container.members.remove(actor=tenant.actor, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
