@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
@@ -261,6 +261,9 @@ async def test_fuzzed_list_requests_never_show_another_tenants_rows(
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         )
         @given(request=requests(world))
+        # Always one of Bravo's rows under Alpha's header, whatever the draw: the outcome
+        # check below needs a 404, which random draws missed in about one run in ten.
+        @example(request=(sorted(foreign_paths)[0], world.alpha.headers(), {}))
         def probe(request: tuple[str, dict[str, str], dict[str, Any]]) -> None:
             path, headers, params = request
             response = http.get(path, headers=headers, params=params)
