@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 
 from tenantry.clock import Clock
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.deps import email_key
 from tenantry.domain.identity.sessions import ClientInfo, start_session
+from tenantry.domain.identity.toolkit import email_key
 from tenantry.faults import Faults
 from tenantry.storage.database import Database
 from tenantry.storage.models import User

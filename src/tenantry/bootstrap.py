@@ -35,7 +35,6 @@ from tenantry.domain.detached import Detached
 from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator
 from tenantry.domain.identity.codes import CodePolicy
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.devices import DeviceProofs
 from tenantry.domain.identity.external_accounts import ExternalAccounts
 from tenantry.domain.identity.federation import FederatedTokens
@@ -56,6 +55,7 @@ from tenantry.domain.identity.secrets import SecretHasher
 from tenantry.domain.identity.signup import SignUpFlow
 from tenantry.domain.identity.throttle import Allowances, LockoutPolicy
 from tenantry.domain.identity.tokens import AccessTokens
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.domain.identity.web_sessions import WebSessionPolicy, WebSessions
 from tenantry.domain.lanes import Lane
 from tenantry.domain.mail.outbox import MailOutbox
@@ -179,7 +179,7 @@ class Container:
             clock=self.clock,
             mail_from=settings.mail_from,
         )
-        self.identity = identity = IdentityDeps(
+        self.identity = identity = IdentityToolkit(
             db=self.db,
             clock=self.clock,
             passwords=self.passwords,
@@ -233,9 +233,9 @@ class Container:
         federated = FederatedTokens(
             issuers=settings.trusted_issuers, jwks=HttpJwks(self.http), clock=self.clock
         )
-        self.external_accounts = ExternalAccounts(deps=identity, federated=federated)
+        self.external_accounts = ExternalAccounts(toolkit=identity, federated=federated)
         self.authenticator = Authenticator(
-            deps=identity, federated=federated, accounts=self.external_accounts
+            toolkit=identity, federated=federated, accounts=self.external_accounts
         )
         self.stores = TenantStores(
             db=self.db,

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tenantry.domain.identity.deps import email_key
 from tenantry.domain.identity.passwords import PasswordHasher
+from tenantry.domain.identity.toolkit import email_key
 from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
 from tenantry.errors import Conflict
 from tenantry.storage.bulk_load import (

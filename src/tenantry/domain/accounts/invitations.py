@@ -17,9 +17,9 @@ from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, may_grant, ro
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
-from tenantry.domain.identity.deps import email_key
 from tenantry.domain.identity.secrets import SecretHasher, new_token
 from tenantry.domain.identity.throttle import LockoutPolicy, reserve_mail
+from tenantry.domain.identity.toolkit import email_key
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog

@@ -11,10 +11,10 @@ from sqlalchemy import Row, and_, select
 
 from tenantry.clock import Clock
 from tenantry.domain.caching import EpochCache, ExpiringCache
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.external_accounts import ExternalAccounts
 from tenantry.domain.identity.federation import FederatedTokens, unverified_issuer
 from tenantry.domain.identity.tokens import AccessTokens
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.models import Membership, Session, Tenant, User
@@ -59,12 +59,12 @@ def _revoked() -> Unauthenticated:
 
 class Authenticator:
     def __init__(
-        self, *, deps: IdentityDeps, federated: FederatedTokens, accounts: ExternalAccounts
+        self, *, toolkit: IdentityToolkit, federated: FederatedTokens, accounts: ExternalAccounts
     ) -> None:
         self._accounts = accounts
-        self._db: Database = deps.db
-        self._tokens: AccessTokens = deps.tokens
-        self._clock: Clock = deps.clock
+        self._db: Database = toolkit.db
+        self._tokens: AccessTokens = toolkit.tokens
+        self._clock: Clock = toolkit.clock
         self._federated = federated
         self._decisions: EpochCache[
             tuple[uuid.UUID, uuid.UUID | None, uuid.UUID | None], _AccessRow | None

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.federation import ExternalClaims, FederatedTokens
 from tenantry.domain.identity.notices import IDENTITY_LINKED
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.errors import Conflict, DomainError, InvalidInput, PermissionDenied, Unauthenticated
 from tenantry.storage.models import ExternalIdentity, User
 from tenantry.storage.upsert import insert_on_conflict
@@ -51,8 +51,8 @@ class _LinkedElsewhere(Exception):
 
 
 class ExternalAccounts:
-    def __init__(self, *, deps: IdentityDeps, federated: FederatedTokens) -> None:
-        self._d = deps
+    def __init__(self, *, toolkit: IdentityToolkit, federated: FederatedTokens) -> None:
+        self._d = toolkit
         self._federated = federated
 
     async def resolve(self, claims: ExternalClaims) -> ExternalUser:

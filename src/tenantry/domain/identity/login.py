@@ -11,7 +11,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.audit import record_audit
-from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
 from tenantry.domain.identity.sessions import (
     ClientInfo,
     TokenHolder,
@@ -20,6 +19,7 @@ from tenantry.domain.identity.sessions import (
     session_for_refresh_token,
 )
 from tenantry.domain.identity.throttle import clear_failures, reserve_attempt
+from tenantry.domain.identity.toolkit import IdentityToolkit, TokenPair, email_key
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.tables import SESSIONS, USERS
 
@@ -55,8 +55,8 @@ def invalid_credentials() -> Unauthenticated:
 
 
 class LoginFlow:
-    def __init__(self, deps: IdentityDeps) -> None:
-        self._d = deps
+    def __init__(self, toolkit: IdentityToolkit) -> None:
+        self._d = toolkit
 
     async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Unknown email and wrong password fail alike, after the same Argon2 work and the

@@ -12,11 +12,11 @@ from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.access import Principal
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.codes import invalid_code
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.notices import PASSWORD_CHANGED, PASSWORD_RESET, PASSWORD_SET
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo, revoke_sessions
 from tenantry.domain.identity.throttle import Caller, clear_failures, reserve_attempt
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.errors import Conflict, PermissionDenied, Unauthenticated
 from tenantry.storage.models import User
 
@@ -24,8 +24,8 @@ RESET = "reset"
 
 
 class RecoveryFlow:
-    def __init__(self, deps: IdentityDeps) -> None:
-        self._d = deps
+    def __init__(self, toolkit: IdentityToolkit) -> None:
+        self._d = toolkit
 
     async def forgot_password(self, *, email: str, client: ClientInfo) -> None:
         """Mail a reset code if the account exists; the answer never says whether it does,

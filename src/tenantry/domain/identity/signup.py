@@ -13,10 +13,10 @@ from tenantry.domain.accounts.onboarding_progress import start_for_new_account
 from tenantry.domain.audit import record_audit
 from tenantry.domain.identity.activation import activate_user
 from tenantry.domain.identity.codes import UsedCode, invalid_code, use_code
-from tenantry.domain.identity.deps import IdentityDeps, TokenPair, email_key
 from tenantry.domain.identity.login import audit_login
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
+from tenantry.domain.identity.toolkit import IdentityToolkit, TokenPair, email_key
 from tenantry.storage.models import User
 
 CONFIRM = "confirm"
@@ -25,13 +25,13 @@ CONFIRM = "confirm"
 class SignUpFlow:
     def __init__(
         self,
-        deps: IdentityDeps,
+        toolkit: IdentityToolkit,
         *,
         on_confirmed: Callable[[uuid.UUID], Awaitable[None]] | None = None,
     ) -> None:
         """`on_confirmed(user_id)` runs after each successful confirmation has committed (the
         provider plane completes the user's waiting registrations there)."""
-        self._d = deps
+        self._d = toolkit
         self._on_confirmed = on_confirmed
 
     async def sign_up(

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.idempotency import Claim, KeyClaim, StoredResponse, key_in_progress
-from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.admin_details import TenantDetails, read_tenant_details
 from tenantry.domain.provider.owners import add_owner, provision_owner_account
@@ -41,7 +41,7 @@ class OwnedTenant:
     owner_email: str
     owner_name: str
     admin_id: uuid.UUID
-    identity: IdentityDeps
+    identity: IdentityToolkit
     plans: PlanCatalog
     key: KeyClaim[TenantDetails] | None = None
     _claim: Claim | None = None

@@ -15,7 +15,7 @@ from tenantry.domain.accounts.members import MemberView, list_members
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse
-from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.domain.pagination import Page, PageRequest
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.admin_details import TenantDetails, read_tenant_details
@@ -70,7 +70,7 @@ class AdminTenants:
         db: Database,
         plans: PlanCatalog,
         clock: Clock,
-        identity: IdentityDeps,
+        identity: IdentityToolkit,
         provisioner: Provisioner,
         plan_changes: PlanChanges,
     ) -> None:

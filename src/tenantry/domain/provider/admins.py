@@ -8,23 +8,25 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.identity.activation import activate_user
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.passwords import check_password_policy
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import User
 
 
-async def ensure_platform_admin(deps: IdentityDeps, *, email: str, password: str) -> uuid.UUID:
+async def ensure_platform_admin(
+    toolkit: IdentityToolkit, *, email: str, password: str
+) -> uuid.UUID:
     """Create a confirmed account with its workspace, or promote an existing one; either way
     `password` becomes its password."""
     check_password_policy(password, email=email)
-    password_hash = await deps.passwords.hash(password)
-    async with deps.db.transaction() as session:
-        now = deps.clock.now()
-        user = await deps.ensure_user(session, email=email)
+    password_hash = await toolkit.passwords.hash(password)
+    async with toolkit.db.transaction() as session:
+        now = toolkit.clock.now()
+        user = await toolkit.ensure_user(session, email=email)
         if not user.email_verified:
             await activate_user(
-                session, user=user, password_hash=password_hash, now=now, faults=deps.faults
+                session, user=user, password_hash=password_hash, now=now, faults=toolkit.faults
             )
         await session.execute(
             update(User)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.clock import Clock
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.identity.addresses import normalize_email
-from tenantry.domain.identity.deps import IdentityDeps
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.owners import add_owner, provision_owner_account
 from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed, Superseded
@@ -147,7 +147,7 @@ class _PaidTenant:
 
     event: PaymentEvent
     plan: Plan
-    identity: IdentityDeps
+    identity: IdentityToolkit
 
     @property
     def tenant_name(self) -> str:
@@ -223,7 +223,7 @@ class HubspotPayments:
         secret: str | None,
         provisioner: Provisioner,
         plans: PlanCatalog,
-        identity: IdentityDeps,
+        identity: IdentityToolkit,
         clock: Clock,
     ) -> None:
         self._secret = secret

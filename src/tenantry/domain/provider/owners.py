@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.accounts.onboarding import NewUser, create_personal_workspace
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.domain.identity.deps import IdentityDeps
 from tenantry.domain.identity.signup import CONFIRM
+from tenantry.domain.identity.toolkit import IdentityToolkit
 from tenantry.storage.models import Membership, Tenant, User
 
 # Someone else opened the account; its owner may not read the mail for days.
@@ -21,7 +21,7 @@ ACTIVATION_CODE_TTL = timedelta(days=7)
 
 
 async def provision_owner_account(
-    session: AsyncSession, identity: IdentityDeps, *, email: str, name: str, tenant_name: str
+    session: AsyncSession, identity: IdentityToolkit, *, email: str, name: str, tenant_name: str
 ) -> User:
     """The account for `email`. A new or never-confirmed one gets its personal workspace now
     and a mailed activation code; a confirmed one is used as it is."""

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.domain.audit import record_audit
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import Claim, KeyClaim, StoredResponse
-from tenantry.domain.identity.deps import IdentityDeps, email_key
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.domain.identity.signup import CONFIRM
@@ -28,6 +27,7 @@ from tenantry.domain.identity.throttle import (
     check_registration,
     reserve_registration,
 )
+from tenantry.domain.identity.toolkit import IdentityToolkit, email_key
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.owners import add_owner
 from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed, Superseded
@@ -122,7 +122,7 @@ class Registrations:
     def __init__(
         self,
         *,
-        identity: IdentityDeps,
+        identity: IdentityToolkit,
         plans: PlanCatalog,
         provisioner: Provisioner,
         caps: RegistrationCaps,

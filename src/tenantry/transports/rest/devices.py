@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from tenantry.domain.identity.deps import TokenPair
+from tenantry.domain.identity.toolkit import TokenPair
 from tenantry.settings import Settings
 from tenantry.transports.rest.cookies import cookie_name, secure_cookies
 

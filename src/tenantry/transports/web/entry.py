@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from tenantry.bootstrap import Container
 from tenantry.domain.identity.addresses import normalize_email
-from tenantry.domain.identity.deps import TokenPair
+from tenantry.domain.identity.toolkit import TokenPair
 from tenantry.errors import DomainError, PermissionDenied, Throttled
 from tenantry.transports.rest.deps import ClientDep, ContainerDep
 from tenantry.transports.rest.devices import remember_device

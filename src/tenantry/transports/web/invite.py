@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
-from tenantry.domain.identity.deps import email_key
+from tenantry.domain.identity.toolkit import email_key
 from tenantry.errors import DomainError, NotFound
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter

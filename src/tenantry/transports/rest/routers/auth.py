@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Response, status
 
 from tenantry.bootstrap import Container
-from tenantry.domain.identity.deps import TokenPair
+from tenantry.domain.identity.toolkit import TokenPair
 from tenantry.transports.rest.deps import ClientDep, ContainerDep, PrincipalDep
 from tenantry.transports.rest.devices import remember_device
 from tenantry.transports.rest.openapi import problems

@@ -55,7 +55,7 @@ class TokenPair:
 
 
 @dataclass
-class IdentityDeps:
+class IdentityToolkit:
     db: Database
     clock: Clock
     passwords: PasswordHasher
