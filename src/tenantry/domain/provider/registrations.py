@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import structlog
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.audit import record_audit
 from tenantry.domain.events.outbox import Event, record_events
-from tenantry.domain.idempotency import Claim, KeyClaim, StoredResponse
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.identity.passwords import check_password_policy
 from tenantry.domain.identity.sessions import ClientInfo
 from tenantry.domain.identity.signup import CONFIRM
@@ -118,6 +119,18 @@ class RegistrationCaps:
     per_client: LockoutPolicy
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What a registration asks for, its password already hashed."""
+
+    tenant_name: str
+    email: str
+    name: str
+    password_hash: str
+    plan: Plan
+    client: ClientInfo
+
+
 class Registrations:
     def __init__(
         self,
@@ -162,65 +175,66 @@ class Registrations:
             await self._d.check_mailing(session, email, client)
             await self._check_caps(session, email=email, client=client)
         password_hash = await self._d.passwords.hash(password)
+        request = _Request(tenant_name, email, name, password_hash, plan, client)
         async with self._d.mail_transaction() as session:
             now = self._d.clock.now()
-            claim = None
-            if key is not None:
-                claim = await key.records.claim_or_replay(
-                    session, user_id=key.user_id, key=key.key, fingerprint=key.fingerprint, now=now
-                )
-                if isinstance(claim, StoredResponse):
-                    return claim
-            await self._d.count_mailing(session, email, client)
-            await reserve_registration(session, policy=self._caps.per_client, ip=client.ip, now=now)
-            user = await self._d.ensure_user(session, email=email, name=name)
-            await session.execute(select(User.id).where(User.id == user.id).with_for_update())
-            await self._refuse_past_open_cap(session, user_id=user.id, now=now)
-            new_account = not user.email_verified
-            if new_account:
-                await session.execute(
-                    update(User)
-                    .where(User.id == user.id, User.email_verified.is_(False))
-                    .values(password_hash=password_hash, name=name, updated_at=now)
-                )
-            registration = Registration(
-                id=uuid.uuid4(),
-                user_id=user.id,
-                tenant_name=tenant_name,
-                plan=plan.id,
-                status="pending",
-                failure_reason=None,
-                tenant_id=None,
-                expires_at=now + REGISTRATION_TTL,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(registration)
-            await record_audit(
+            return await answer_once(
                 session,
-                action="registration.created",
-                tenant_id=None,
-                actor_id=None,
-                target_type="registration",
-                target_id=str(registration.id),
-                data={"plan": plan.id, "user_id": str(user.id)},
+                key,
+                partial(self._record, session, request, now=now),
                 now=now,
+                status_code=ACCEPTED,
             )
-            await self._d.send_code(
-                session,
-                user=user,
-                purpose=CONFIRM,
-                template="registration_code",
-                password_hash=password_hash if new_account else None,
-                context={"tenant_name": tenant_name, "plan_name": plan.name},
+
+    async def _record(
+        self, session: AsyncSession, request: _Request, *, now: datetime
+    ) -> RegistrationView:
+        """The registration, its audit entry and its code, in the caller's transaction."""
+        email, client = request.email, request.client
+        await self._d.count_mailing(session, email, client)
+        await reserve_registration(session, policy=self._caps.per_client, ip=client.ip, now=now)
+        user = await self._d.ensure_user(session, email=email, name=request.name)
+        await session.execute(select(User.id).where(User.id == user.id).with_for_update())
+        await self._refuse_past_open_cap(session, user_id=user.id, now=now)
+        new_account = not user.email_verified
+        if new_account:
+            await session.execute(
+                update(User)
+                .where(User.id == user.id, User.email_verified.is_(False))
+                .values(password_hash=request.password_hash, name=request.name, updated_at=now)
             )
-            view = _view(registration, now=now)
-            if key is not None and isinstance(claim, Claim):
-                answer = StoredResponse(ACCEPTED, key.answer(view))
-                await key.records.store_response(
-                    session, user_id=key.user_id, key=key.key, claim=claim, response=answer
-                )
-        return view
+        registration = Registration(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            tenant_name=request.tenant_name,
+            plan=request.plan.id,
+            status="pending",
+            failure_reason=None,
+            tenant_id=None,
+            expires_at=now + REGISTRATION_TTL,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(registration)
+        await record_audit(
+            session,
+            action="registration.created",
+            tenant_id=None,
+            actor_id=None,
+            target_type="registration",
+            target_id=str(registration.id),
+            data={"plan": request.plan.id, "user_id": str(user.id)},
+            now=now,
+        )
+        await self._d.send_code(
+            session,
+            user=user,
+            purpose=CONFIRM,
+            template="registration_code",
+            password_hash=request.password_hash if new_account else None,
+            context={"tenant_name": request.tenant_name, "plan_name": request.plan.name},
+        )
+        return _view(registration, now=now)
 
     async def _check_caps(self, session: AsyncSession, *, email: str, client: ClientInfo) -> None:
         """Refuse before any hashing what `register` would refuse for its caps."""
