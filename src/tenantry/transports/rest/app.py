@@ -6,7 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from tenantry import __version__
@@ -91,8 +91,21 @@ def create_app(
     app.state.container = resolved
     problems.install(app)
     openapi.install(app)
-    routers = [health.router]
-    if include_public:
+    for router in routers_of(
+        resolved.settings, public=include_public, platform_admin=include_admin
+    ):
+        app.include_router(router)
+    if include_public or include_admin:
+        web.install(app, public_pages=include_public, admin_console=include_admin)
+    install_middleware(app, resolved.settings, collect_cors=include_public)
+    return app
+
+
+def routers_of(settings: Settings, *, public: bool, platform_admin: bool) -> list[APIRouter]:
+    """The API's routers, in the order FastAPI tries them: health always, then the public
+    and the platform-admin ones as asked."""
+    routers: list[APIRouter] = [health.router]
+    if public:
         # FastAPI tries routers in this order. A `PrefixedRouter` declines a foreign path at
         # once, the others try each of their routes: the tenant-scoped reads every client
         # makes come first all the same.
@@ -115,17 +128,12 @@ def create_app(
             audit.router,
             webhooks.router,
             webhook_endpoints.router,
-            graphql_router(graphiql=resolved.settings.graphiql),
+            graphql_router(graphiql=settings.graphiql),
         ]
-    if include_admin:
+    if platform_admin:
         # rarely called: last
         routers += [admin.router, webhook_endpoints.admin_router, audit.admin_router]
-    for router in routers:
-        app.include_router(router)
-    if include_public or include_admin:
-        web.install(app, public_pages=include_public, admin_console=include_admin)
-    install_middleware(app, resolved.settings, collect_cors=include_public)
-    return app
+    return routers
 
 
 def install_middleware(app: FastAPI, settings: Settings, *, collect_cors: bool) -> None:
