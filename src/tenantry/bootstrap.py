@@ -128,6 +128,36 @@ def allowances_of(settings: Settings) -> Allowances:
     )
 
 
+def invitation_allowance_of(settings: Settings) -> InvitationAllowance:
+    return InvitationAllowance(
+        per_recipient=LockoutPolicy(
+            max_failures=settings.invitation_mail_limit,
+            window=timedelta(seconds=settings.invitation_mail_window),
+        ),
+        per_tenant=LockoutPolicy(
+            max_failures=settings.tenant_invitation_mail_limit,
+            window=timedelta(seconds=settings.tenant_invitation_mail_window),
+        ),
+    )
+
+
+def registration_caps_of(settings: Settings) -> RegistrationCaps:
+    return RegistrationCaps(
+        open_per_address=settings.registration_open_limit,
+        per_client=LockoutPolicy(
+            max_failures=settings.registration_client_limit,
+            window=timedelta(seconds=settings.registration_client_window),
+        ),
+    )
+
+
+def web_session_policy_of(settings: Settings) -> WebSessionPolicy:
+    return WebSessionPolicy(
+        idle=timedelta(seconds=settings.web_session_idle_ttl),
+        absolute=timedelta(seconds=settings.web_session_ttl),
+    )
+
+
 class Container:
     """Everything a process needs, built once. `start()` prepares storage and keys and starts
     the workers; `stop()` ends them."""
@@ -170,6 +200,14 @@ class Container:
             parallelism=settings.argon2_parallelism,
             queue=settings.hashing_queue,
         )
+        self._build_identity()
+        self._build_provider()
+        self._build_webhooks()
+        self._build_accounts()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _build_identity(self) -> None:
+        """Mail, the identity toolkit and the flows built on it."""
         self.mail = MailOutbox(clock=self.clock, renderer=JinjaMailTemplates())
         self.detached = Detached()
         self.mail_worker = MailWorker(
@@ -177,9 +215,9 @@ class Container:
             outbox=self.mail,
             sender=self._mail_sender(),
             clock=self.clock,
-            mail_from=settings.mail_from,
+            mail_from=self.settings.mail_from,
         )
-        self.identity = identity = IdentityToolkit(
+        self.identity = IdentityToolkit(
             db=self.db,
             clock=self.clock,
             passwords=self.passwords,
@@ -187,59 +225,54 @@ class Container:
             tokens=self.tokens,
             mail=self.mail,
             notices=SecurityNotices(
-                mail=self.mail, devices=self.known_device_hasher, public_url=settings.public_url
+                mail=self.mail,
+                devices=self.known_device_hasher,
+                public_url=self.settings.public_url,
             ),
             faults=self.faults,
             codes=CodePolicy(
-                ttl=timedelta(seconds=settings.code_ttl), max_attempts=settings.code_max_attempts
+                ttl=timedelta(seconds=self.settings.code_ttl),
+                max_attempts=self.settings.code_max_attempts,
             ),
-            allowances=allowances_of(settings),
+            allowances=allowances_of(self.settings),
             devices=DeviceProofs(self.device_hasher),
             detached=self.detached,
             mail_lane=Lane(width=ANONYMOUS_MAIL_WIDTH, queue=ANONYMOUS_MAIL_QUEUE),
-            session_ttl=timedelta(seconds=settings.refresh_token_ttl),
-            public_url=settings.public_url,
+            session_ttl=timedelta(seconds=self.settings.refresh_token_ttl),
+            public_url=self.settings.public_url,
         )
-        self.login = LoginFlow(identity)
+        self.login = LoginFlow(self.identity)
         self.web_sessions = WebSessions(
             db=self.db,
             clock=self.clock,
-            policy=WebSessionPolicy(
-                idle=timedelta(seconds=settings.web_session_idle_ttl),
-                absolute=timedelta(seconds=settings.web_session_ttl),
-            ),
+            policy=web_session_policy_of(self.settings),
             csrf=self.csrf_hasher,
         )
-        self.recovery = RecoveryFlow(identity)
+        self.recovery = RecoveryFlow(self.identity)
         self.invitations = Invitations(
             db=self.db,
             mail=self.mail,
             hasher=self.invitation_hasher,
             clock=self.clock,
-            public_url=settings.public_url,
+            public_url=self.settings.public_url,
             plans=self.plans,
-            allowance=InvitationAllowance(
-                per_recipient=LockoutPolicy(
-                    max_failures=settings.invitation_mail_limit,
-                    window=timedelta(seconds=settings.invitation_mail_window),
-                ),
-                per_tenant=LockoutPolicy(
-                    max_failures=settings.tenant_invitation_mail_limit,
-                    window=timedelta(seconds=settings.tenant_invitation_mail_window),
-                ),
-            ),
+            allowance=invitation_allowance_of(self.settings),
         )
         self.http = httpx.AsyncClient(timeout=5.0, follow_redirects=False)
         federated = FederatedTokens(
-            issuers=settings.trusted_issuers, jwks=HttpJwks(self.http), clock=self.clock
+            issuers=self.settings.trusted_issuers, jwks=HttpJwks(self.http), clock=self.clock
         )
-        self.external_accounts = ExternalAccounts(toolkit=identity, federated=federated)
+        self.external_accounts = ExternalAccounts(toolkit=self.identity, federated=federated)
         self.authenticator = Authenticator(
-            toolkit=identity, federated=federated, accounts=self.external_accounts
+            toolkit=self.identity, federated=federated, accounts=self.external_accounts
         )
+
+    def _build_provider(self) -> None:
+        """The tenants' stores, provisioning and plan changes, the data plane, registrations,
+        the console's services and payments."""
         self.stores = TenantStores(
             db=self.db,
-            silos=SiloStores(settings.effective_database_url, data_dir=settings.data_dir),
+            silos=SiloStores(self.settings.effective_database_url, data_dir=self.settings.data_dir),
             box=self.box,
         )
         self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
@@ -252,48 +285,49 @@ class Container:
             db=self.db,
             tenant_data=self.tenant_data,
             plans=self.plans,
-            limits=TokenBuckets(rate=settings.collect_rate, burst=settings.collect_burst),
+            limits=TokenBuckets(rate=self.settings.collect_rate, burst=self.settings.collect_burst),
         )
         self.registrations = Registrations(
-            identity=identity,
+            identity=self.identity,
             plans=self.plans,
             provisioner=self.provisioner,
-            caps=RegistrationCaps(
-                open_per_address=settings.registration_open_limit,
-                per_client=LockoutPolicy(
-                    max_failures=settings.registration_client_limit,
-                    window=timedelta(seconds=settings.registration_client_window),
-                ),
-            ),
+            caps=registration_caps_of(self.settings),
         )
-        self.signup = SignUpFlow(identity, on_confirmed=self.registrations.complete_pending)
+        self.signup = SignUpFlow(self.identity, on_confirmed=self.registrations.complete_pending)
         self.admin_tenants = AdminTenants(
             db=self.db,
             plans=self.plans,
             clock=self.clock,
-            identity=identity,
+            identity=self.identity,
             provisioner=self.provisioner,
             plan_changes=self.plan_changes,
         )
         self.admin_users = AdminUsers(db=self.db, clock=self.clock)
         self.hubspot = HubspotPayments(
-            secret=settings.hubspot_client_secret,
+            secret=self.settings.hubspot_client_secret,
             provisioner=self.provisioner,
             plans=self.plans,
-            identity=identity,
+            identity=self.identity,
             clock=self.clock,
         )
+
+    def _build_webhooks(self) -> None:
         self.webhook_endpoints = WebhookEndpoints(
-            box=self.box, allow_private=settings.webhook_allow_private, plans=self.plans
+            box=self.box, allow_private=self.settings.webhook_allow_private, plans=self.plans
         )
         self.webhook_http = new_http_client()
         self.webhook_dispatcher = WebhookDispatcher(
             db=self.db,
             box=self.box,
-            sender=WebhookSender(self.webhook_http, allow_private=settings.webhook_allow_private),
+            sender=WebhookSender(
+                self.webhook_http, allow_private=self.settings.webhook_allow_private
+            ),
             clock=self.clock,
             plans=self.plans,
         )
+
+    def _build_accounts(self) -> None:
+        """The tenant-side services: tenants, users, projects, teams, members, onboarding."""
         self.profiles: CachedReader[uuid.UUID, Profile] = CachedReader(self.db, get_profile)
         self.tenant_views: CachedReader[uuid.UUID, TenantView] = CachedReader(
             self.db, partial(read_tenant, plans=self.plans)
@@ -310,7 +344,6 @@ class Container:
         self.teams = Teams(db=self.db, clock=self.clock, plans=self.plans)
         self.onboarding = OnboardingWizard(db=self.db, clock=self.clock, plans=self.plans)
         self.members = Members(db=self.db, clock=self.clock)
-        self._tasks: list[asyncio.Task[None]] = []
 
     def _previous_master_keys(self) -> tuple[bytes, ...]:
         """The data-dir key a rotation replaced, still tried for decryption."""
