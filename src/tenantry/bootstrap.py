@@ -26,10 +26,12 @@ from tenantry.domain.accounts.teams import Teams
 from tenantry.domain.accounts.tenants import Tenants, TenantView, read_tenant
 from tenantry.domain.accounts.users import Profile, Users, get_profile
 from tenantry.domain.accounts.wizard import OnboardingWizard
-from tenantry.domain.audit import purge_audit_entries
+from tenantry.domain.audit import AuditLog, purge_audit_entries
 from tenantry.domain.caching import CachedReader
-from tenantry.domain.data import experiments
 from tenantry.domain.data.collection import Collector, TokenBuckets
+from tenantry.domain.data.experiments import Experiments
+from tenantry.domain.data.orders import Orders
+from tenantry.domain.data.products import Products
 from tenantry.domain.data.units import TenantData
 from tenantry.domain.detached import Detached
 from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
@@ -203,6 +205,7 @@ class Container:
         self._build_identity()
         self._build_provider()
         self._build_webhooks()
+        self._build_data_plane()
         self._build_accounts()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -278,11 +281,9 @@ class Container:
         self.provisioner = Provisioner(stores=self.stores, clock=self.clock, faults=self.faults)
         self.plan_changes = PlanChanges(stores=self.stores, clock=self.clock, faults=self.faults)
         self.tenant_data = TenantData(stores=self.stores)
-        self.experiment_stores = experiments.Stores(
-            db=self.db, data=self.tenant_data, plans=self.plans
-        )
         self.collector = Collector(
             db=self.db,
+            clock=self.clock,
             tenant_data=self.tenant_data,
             plans=self.plans,
             limits=TokenBuckets(rate=self.settings.collect_rate, burst=self.settings.collect_burst),
@@ -312,9 +313,6 @@ class Container:
         )
 
     def _build_webhooks(self) -> None:
-        self.webhook_endpoints = WebhookEndpoints(
-            box=self.box, allow_private=self.settings.webhook_allow_private, plans=self.plans
-        )
         self.webhook_http = new_http_client()
         self.webhook_dispatcher = WebhookDispatcher(
             db=self.db,
@@ -325,6 +323,23 @@ class Container:
             clock=self.clock,
             plans=self.plans,
         )
+        self.webhook_endpoints = WebhookEndpoints(
+            db=self.db,
+            clock=self.clock,
+            box=self.box,
+            allow_private=self.settings.webhook_allow_private,
+            plans=self.plans,
+            wake_dispatcher=self.webhook_dispatcher.wake.set,
+        )
+
+    def _build_data_plane(self) -> None:
+        """The tenant's own data and the audit log's reads."""
+        self.products = Products(db=self.db, clock=self.clock, tenant_data=self.tenant_data)
+        self.orders = Orders(db=self.db, clock=self.clock, tenant_data=self.tenant_data)
+        self.experiments = Experiments(
+            db=self.db, clock=self.clock, tenant_data=self.tenant_data, plans=self.plans
+        )
+        self.audit_log = AuditLog(db=self.db, plans=self.plans)
 
     def _build_accounts(self) -> None:
         """The tenant-side services: tenants, users, projects, teams, members, onboarding."""

@@ -694,15 +694,10 @@ async def test_one_fan_out_batch_serves_many_endpoints(
     await container.start(migrate=False, workers=False)
     try:
         scope = EndpointScope.platform(uuid.uuid4())
-        async with container.db.transaction() as session:
-            for number in range(15):
-                await container.webhook_endpoints.create(
-                    session,
-                    scope=scope,
-                    url=f"https://93.184.215.14/{number}",
-                    event_types=["tenant.updated"],
-                    now=clock.now(),
-                )
+        for number in range(15):
+            await container.webhook_endpoints.create(
+                scope=scope, url=f"https://93.184.215.14/{number}", event_types=["tenant.updated"]
+            )
         clock.advance(1)
         events = [
             Event("tenant.updated", uuid.uuid4(), None, {"name": f"T{n}"})

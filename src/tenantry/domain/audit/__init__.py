@@ -14,18 +14,17 @@ from tenantry.domain.audit.entries import (
     record_audit_apart,
     scrub,
 )
-from tenantry.domain.audit.queries import AuditQuery, list_platform_audit, list_tenant_audit
+from tenantry.domain.audit.queries import AuditLog, AuditQuery
 from tenantry.domain.audit.retention import purge_audit_entries
 
 __all__ = [
     "NO_ORIGIN",
+    "AuditLog",
     "AuditQuery",
     "RequestOrigin",
     "audit_events",
     "bind_origin",
     "current_origin",
-    "list_platform_audit",
-    "list_tenant_audit",
     "purge_audit_entries",
     "record_actor_audit",
     "record_audit",

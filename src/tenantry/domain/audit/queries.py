@@ -14,6 +14,7 @@ from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.plans.features import require_tenant_feature
+from tenantry.storage.database import Database
 from tenantry.storage.models import AuditEntry
 
 
@@ -30,33 +31,34 @@ class AuditQuery:
     tenant_id: uuid.UUID | None = None
 
 
-async def list_tenant_audit(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    plans: PlanCatalog,
-    query: AuditQuery,
-    page: PageRequest,
-) -> Page[AuditEntry]:
-    """The actor's tenant's entries, for its admins and owners, while the tenant has the
-    `audit_log` feature (entries are written whatever the plan)."""
-    actor.require("admin")
-    await require_tenant_feature(
-        session, plans=plans, tenant_id=actor.tenant_id, feature="audit_log"
-    )
-    statement = select(AuditEntry).where(AuditEntry.tenant_id == actor.tenant_id)
-    return await _page(session, _filtered(statement, query), page)
+class AuditLog:
+    """Reads of the audit log, each in a core read transaction of its own."""
 
+    def __init__(self, *, db: Database, plans: PlanCatalog) -> None:
+        self._db = db
+        self._plans = plans
 
-async def list_platform_audit(
-    session: AsyncSession, *, query: AuditQuery, page: PageRequest
-) -> Page[AuditEntry]:
-    """Every tenant's entries and those of no tenant (the user pool), for platform admins
-    (the transport checks that)."""
-    statement = select(AuditEntry)
-    if query.tenant_id is not None:
-        statement = statement.where(AuditEntry.tenant_id == query.tenant_id)
-    return await _page(session, _filtered(statement, query), page)
+    async def of_tenant(
+        self, *, actor: TenantActor, query: AuditQuery, page: PageRequest
+    ) -> Page[AuditEntry]:
+        """The actor's tenant's entries, for its admins and owners, while the tenant has the
+        `audit_log` feature (entries are written whatever the plan)."""
+        statement = select(AuditEntry).where(AuditEntry.tenant_id == actor.tenant_id)
+        async with self._db.read() as session:
+            actor.require("admin")
+            await require_tenant_feature(
+                session, plans=self._plans, tenant_id=actor.tenant_id, feature="audit_log"
+            )
+            return await _page(session, _filtered(statement, query), page)
+
+    async def of_platform(self, *, query: AuditQuery, page: PageRequest) -> Page[AuditEntry]:
+        """Every tenant's entries and those of no tenant (the user pool), for platform
+        admins (the transport checks that)."""
+        statement = select(AuditEntry)
+        if query.tenant_id is not None:
+            statement = statement.where(AuditEntry.tenant_id == query.tenant_id)
+        async with self._db.read() as session:
+            return await _page(session, _filtered(statement, query), page)
 
 
 def _filtered(statement: Select[AuditEntry], query: AuditQuery) -> Select[AuditEntry]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
+from tenantry.domain.accounts.environments import get_environment_or_raise
+from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.data.event_writer import EventWriter
 from tenantry.domain.data.units import TenantData
@@ -67,7 +69,7 @@ class TokenBuckets:
         self._buckets: dict[str, tuple[float, float]] = {}
 
     def take(self, key: str, *, now: float | None = None) -> None:
-        """Spend a token of `key`'s bucket, or raise 429 `rate_limited` with the wait."""
+        """Spend a token of `key`'s bucket, or raise Throttled `rate_limited` with the wait."""
         now = time.monotonic() if now is None else now
         tokens, last = self._buckets.pop(key, (self._burst, now))
         tokens = min(self._burst, tokens + (now - last) * self._rate)
@@ -88,8 +90,17 @@ class Collector:
     which rotating or deleting a key does), applies the key's rate limit, stores the event."""
 
     def __init__(
-        self, *, db: Database, tenant_data: TenantData, plans: PlanCatalog, limits: TokenBuckets
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        tenant_data: TenantData,
+        plans: PlanCatalog,
+        limits: TokenBuckets,
     ) -> None:
+        self._db = db
+        self._clock = clock
+        self._tenant_data = tenant_data
         self._owners: CachedReader[str, KeyOwner | None] = CachedReader(db, _read_key_owner)
         self._plans = plans
         self._limits = limits
@@ -110,7 +121,6 @@ class Collector:
         type: str,
         data: dict[str, Any],
         experiment_id: uuid.UUID | None,
-        now: datetime,
     ) -> uuid.UUID:
         """Store one event; returns its id once it is committed. An event of an experiment
         needs the tenant's `experiments` feature."""
@@ -126,16 +136,32 @@ class Collector:
             "experiment_id": experiment_id,
             "type": type,
             "data": data,
-            "received_at": now,
+            "received_at": self._clock.now(),
         }
         await self.writer.write(owner.tenant_id, row)
         return event_id
 
+    async def events(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        environment_id: uuid.UUID,
+        page: PageRequest,
+    ) -> Page[CollectedEvent]:
+        """The environment's events, newest first, read from the tenant's own store once the
+        core database has the environment in the actor's tenant."""
+        async with self._db.read() as session:
+            await get_environment_or_raise(
+                session, actor=actor, project_id=project_id, environment_id=environment_id
+            )
+        async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
+            return await _events(session, environment_id, page)
 
-async def list_events(
-    session: AsyncSession, *, environment_id: uuid.UUID, page: PageRequest
+
+async def _events(
+    session: AsyncSession, environment_id: uuid.UUID, page: PageRequest
 ) -> Page[CollectedEvent]:
-    """The environment's events, newest first, in a tenant unit of work (it scopes the tenant)."""
     statement = select(CollectedEvent).where(CollectedEvent.environment_id == environment_id)
     if page.cursor:
         before_time, before_id = decode_cursor(page.cursor)

@@ -13,15 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.accounts.environments import project_row_or_raise
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.data.units import TenantData
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_apart
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.plans.features import require_tenant_feature
 from tenantry.errors import Conflict, NotFound
-from tenantry.storage.database import Store
+from tenantry.storage.database import Database
 from tenantry.storage.models import Environment
 from tenantry.storage.tenant_models import Experiment, ExperimentDeployment
 
@@ -49,80 +51,166 @@ class ExperimentView:
     live_in: list[Live]
 
 
-@dataclass(frozen=True)
-class Stores:
-    """The core database (projects, environments), the router to the tenants' data and the
-    plans, whose `experiments` feature creating and deploying need (reading does not: a
-    downgrade keeps the data)."""
+class Experiments:
+    """Projects and environments come from the core database (`db`), experiments from the
+    tenant's store; the plans say whether the tenant has the `experiments` feature, which
+    creating and deploying need (reading does not: a downgrade keeps the data)."""
 
-    db: Store
-    data: TenantData
-    plans: PlanCatalog
+    def __init__(
+        self, *, db: Database, clock: Clock, tenant_data: TenantData, plans: PlanCatalog
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._tenant_data = tenant_data
+        self._plans = plans
 
-
-async def list_experiments(
-    stores: Stores, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
-) -> Page[ExperimentView]:
-    slugs = await _environment_slugs(stores, actor, project_id)
-    async with stores.data.unit(actor.tenant_id, write=False) as session:
-        statement = paginate(
-            select(Experiment).where(Experiment.project_id == project_id),
-            page,
-            created_at=Experiment.created_at,
-            row_id=Experiment.id,
-        )
-        rows = list(await session.scalars(statement))
-        found = make_page(rows, page, key=lambda row: (row.created_at, row.id))
-        views = await _views(session, found.items, slugs)
-    return Page(views, found.next_cursor)
-
-
-async def get_experiment_or_raise(
-    stores: Stores, *, actor: TenantActor, project_id: uuid.UUID, experiment_id: uuid.UUID
-) -> ExperimentView:
-    slugs = await _environment_slugs(stores, actor, project_id)
-    async with stores.data.unit(actor.tenant_id, write=False) as session:
-        experiment = await _experiment_row_or_raise(session, project_id, experiment_id)
-        [view] = await _views(session, [experiment], slugs)
-    return view
-
-
-async def create_experiment(
-    stores: Stores,
-    *,
-    actor: TenantActor,
-    project_id: uuid.UUID,
-    name: str,
-    description: str,
-    now: datetime,
-    experiment_id: uuid.UUID | None = None,
-) -> ExperimentView:
-    """A new experiment, live nowhere yet; its name is unique in the project. Given
-    `experiment_id` (a retried request's), the one made with it if any."""
-    actor.require("editor")
-    await _environment_slugs(stores, actor, project_id, feature="experiments")
-    experiment = Experiment(
-        id=experiment_id or uuid.uuid4(),
-        project_id=project_id,
-        name=name,
-        description=description,
-        created_by=actor.user_id,
-        created_at=now,
-        updated_at=now,
-    )
-    async with stores.data.unit(actor.tenant_id, write=True) as session:
-        made = experiment_id and await session.scalar(
-            select(Experiment).where(
-                Experiment.project_id == project_id, Experiment.id == experiment_id
+    async def list(
+        self, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
+    ) -> Page[ExperimentView]:
+        slugs = await self._environment_slugs(actor, project_id)
+        async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
+            statement = paginate(
+                select(Experiment).where(Experiment.project_id == project_id),
+                page,
+                created_at=Experiment.created_at,
+                row_id=Experiment.id,
             )
+            rows = list(await session.scalars(statement))
+            found = make_page(rows, page, key=lambda row: (row.created_at, row.id))
+            views = await _views(session, found.items, slugs)
+        return Page(views, found.next_cursor)
+
+    async def get(
+        self, *, actor: TenantActor, project_id: uuid.UUID, experiment_id: uuid.UUID
+    ) -> ExperimentView:
+        slugs = await self._environment_slugs(actor, project_id)
+        async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
+            experiment = await _experiment_row_or_raise(session, project_id, experiment_id)
+            [view] = await _views(session, [experiment], slugs)
+        return view
+
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        name: str,
+        description: str,
+        key: KeyClaim[ExperimentView] | None = None,
+    ) -> ExperimentView | StoredResponse:
+        """A new experiment, live nowhere yet; its name is unique in the project. With an
+        Idempotency-Key, a repeat gets the first answer back."""
+
+        async def work(experiment_id: uuid.UUID | None) -> ExperimentView:
+            return await self._create(actor, project_id, name, description, experiment_id)
+
+        return await answer_apart(self._db, key, work, clock=self._clock)
+
+    async def _create(
+        self,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        name: str,
+        description: str,
+        experiment_id: uuid.UUID | None,
+    ) -> ExperimentView:
+        """Given `experiment_id` (a retried request's), the experiment made with it if any."""
+        actor.require("editor")
+        await self._environment_slugs(actor, project_id, feature="experiments")
+        now = self._clock.now()
+        experiment = Experiment(
+            id=experiment_id or uuid.uuid4(),
+            project_id=project_id,
+            name=name,
+            description=description,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_at=now,
         )
-        if made:
-            experiment = made
-        else:
-            await _insert(session, experiment)
-        [view] = await _views(session, [experiment], {})
-    await _audit(stores, actor, "experiment.created", view, {"name": name}, now=now)
-    return view
+        async with self._tenant_data.unit(actor.tenant_id, write=True) as session:
+            made = experiment_id and await session.scalar(
+                select(Experiment).where(
+                    Experiment.project_id == project_id, Experiment.id == experiment_id
+                )
+            )
+            if made:
+                experiment = made
+            else:
+                await _insert(session, experiment)
+            [view] = await _views(session, [experiment], {})
+        await self._audit(actor, "experiment.created", view, {"name": name}, now=now)
+        return view
+
+    async def deploy(
+        self,
+        *,
+        actor: TenantActor,
+        project_id: uuid.UUID,
+        experiment_id: uuid.UUID,
+        environment_id: uuid.UUID,
+    ) -> ExperimentView:
+        """Make the experiment live in one of its project's environments. Anywhere but
+        `development` it must be live in `development` first; deploying again changes
+        nothing."""
+        actor.require("editor")
+        now = self._clock.now()
+        slugs = await self._environment_slugs(actor, project_id, feature="experiments")
+        if environment_id not in slugs:
+            raise NotFound("No such environment in this project.", code="environment_not_found")
+        async with self._tenant_data.unit(actor.tenant_id, write=True) as session:
+            # Locked, so parallel deploys of one experiment take turns (SQLite writers always
+            # do).
+            experiment = await _experiment_row_or_raise(
+                session, project_id, experiment_id, lock=True
+            )
+            deploying = await _deploy(session, actor, experiment, environment_id, slugs, now=now)
+            [view] = await _views(session, [experiment], slugs)
+        if deploying:
+            data = {"environment_id": str(environment_id), "slug": slugs[environment_id]}
+            await self._audit(actor, "experiment.deployed", view, data, now=now)
+        return view
+
+    async def _audit(
+        self,
+        actor: TenantActor,
+        action: str,
+        view: ExperimentView,
+        data: dict[str, str],
+        *,
+        now: datetime,
+    ) -> None:
+        """Experiments live in the tenant's store: audited in the core database once
+        committed."""
+        await record_audit_apart(
+            self._db,
+            action=action,
+            tenant_id=actor.tenant_id,
+            actor_id=actor.user_id,
+            target_type="experiment",
+            target_id=str(view.id),
+            data={"project_id": str(view.project_id), **data},
+            now=now,
+        )
+
+    async def _environment_slugs(
+        self, actor: TenantActor, project_id: uuid.UUID, *, feature: str | None = None
+    ) -> dict[uuid.UUID, str]:
+        """The slug of each environment of the project; NotFound `project_not_found` if the
+        tenant has no such project, PermissionDenied `feature_not_in_plan` if given a
+        `feature` the tenant lacks."""
+        async with self._db.read() as session:
+            if feature is not None:
+                await require_tenant_feature(
+                    session, plans=self._plans, tenant_id=actor.tenant_id, feature=feature
+                )
+            await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
+            rows = await session.execute(
+                select(Environment.id, Environment.slug).where(
+                    Environment.tenant_id == actor.tenant_id,
+                    Environment.project_id == project_id,
+                )
+            )
+            return {env_id: slug for env_id, slug in rows}
 
 
 async def _insert(session: AsyncSession, experiment: Experiment) -> None:
@@ -140,88 +228,36 @@ async def _insert(session: AsyncSession, experiment: Experiment) -> None:
         raise _experiment_exists(name) from None
 
 
-async def deploy_experiment(
-    stores: Stores,
-    *,
+async def _deploy(
+    session: AsyncSession,
     actor: TenantActor,
-    project_id: uuid.UUID,
-    experiment_id: uuid.UUID,
+    experiment: Experiment,
     environment_id: uuid.UUID,
-    now: datetime,
-) -> ExperimentView:
-    """Make the experiment live in one of its project's environments. Anywhere but
-    `development` it must be live in `development` first; deploying again changes nothing."""
-    actor.require("editor")
-    slugs = await _environment_slugs(stores, actor, project_id, feature="experiments")
-    if environment_id not in slugs:
-        raise NotFound("No such environment in this project.", code="environment_not_found")
-    testing = [env_id for env_id, slug in slugs.items() if slug == TESTING_SLUG]
-    async with stores.data.unit(actor.tenant_id, write=True) as session:
-        # Locked, so parallel deploys of one experiment take turns (SQLite writers always do).
-        experiment = await _experiment_row_or_raise(session, project_id, experiment_id, lock=True)
-        live = {row.environment_id for row in await _deployments(session, [experiment.id])}
-        deploying = environment_id not in live
-        if deploying:
-            if slugs[environment_id] != TESTING_SLUG and not live.intersection(testing):
-                raise Conflict(
-                    f"Deploy the experiment to {TESTING_SLUG!r} before any other environment.",
-                    code="not_tested_in_development",
-                )
-            session.add(
-                ExperimentDeployment(
-                    experiment_id=experiment.id,
-                    environment_id=environment_id,
-                    deployed_by=actor.user_id,
-                    deployed_at=now,
-                )
-            )
-            await session.flush()
-        [view] = await _views(session, [experiment], slugs)
-    if deploying:
-        data = {"environment_id": str(environment_id), "slug": slugs[environment_id]}
-        await _audit(stores, actor, "experiment.deployed", view, data, now=now)
-    return view
-
-
-async def _audit(
-    stores: Stores,
-    actor: TenantActor,
-    action: str,
-    view: ExperimentView,
-    data: dict[str, str],
+    slugs: dict[uuid.UUID, str],
     *,
     now: datetime,
-) -> None:
-    """Experiments live in the tenant's store: audited in the core database once committed."""
-    await record_audit_apart(
-        stores.db,
-        action=action,
-        tenant_id=actor.tenant_id,
-        actor_id=actor.user_id,
-        target_type="experiment",
-        target_id=str(view.id),
-        data={"project_id": str(view.project_id), **data},
-        now=now,
-    )
-
-
-async def _environment_slugs(
-    stores: Stores, actor: TenantActor, project_id: uuid.UUID, *, feature: str | None = None
-) -> dict[uuid.UUID, str]:
-    """The slug of each environment of the project; 404 `project_not_found` if the tenant has
-    no such project, 403 `feature_not_in_plan` if given a `feature` the tenant lacks."""
-    async with stores.db.read() as session:
-        if feature is not None:
-            await require_tenant_feature(
-                session, plans=stores.plans, tenant_id=actor.tenant_id, feature=feature
-            )
-        await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
-        rows = await session.execute(
-            select(Environment.id, Environment.slug).where(
-                Environment.tenant_id == actor.tenant_id, Environment.project_id == project_id
-            )
+) -> bool:
+    """Add the deployment unless the experiment is live there already; whether it was added.
+    Conflict `not_tested_in_development` anywhere but there before it is live there."""
+    live = {row.environment_id for row in await _deployments(session, [experiment.id])}
+    if environment_id in live:
+        return False
+    testing = {env_id for env_id, slug in slugs.items() if slug == TESTING_SLUG}
+    if slugs[environment_id] != TESTING_SLUG and not live & testing:
+        raise Conflict(
+            f"Deploy the experiment to {TESTING_SLUG!r} before any other environment.",
+            code="not_tested_in_development",
         )
-        return {env_id: slug for env_id, slug in rows}
+    session.add(
+        ExperimentDeployment(
+            experiment_id=experiment.id,
+            environment_id=environment_id,
+            deployed_by=actor.user_id,
+            deployed_at=now,
+        )
+    )
+    await session.flush()
+    return True
 
 
 async def _experiment_row_or_raise(

@@ -1,112 +1,171 @@
 """A tenant's products (SPEC §10 `/v1/products`): viewers read, editors write. The session is a
 tenant unit of work (`units.py`), so nothing here names the tenant: another tenant's product
-is simply not there, and reads as 404."""
+is simply not there, and reads as NotFound `product_not_found`."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.audit import record_audit_apart
+from tenantry.domain.data.units import TenantData
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_apart
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import NotFound
+from tenantry.storage.database import Database
 from tenantry.storage.tenant_models import Product
 
 MAX_PRICE_CENTS = 100_000_000
 
 
-async def list_products(
-    session: AsyncSession, *, actor: TenantActor, page: PageRequest
-) -> Page[Product]:
-    actor.require("viewer")
-    statement = paginate(select(Product), page, created_at=Product.created_at, row_id=Product.id)
-    rows = list(await session.scalars(statement))
-    return make_page(rows, page, key=lambda product: (product.created_at, product.id))
+class Products:
+    """Products live in the tenant's store; their audit entries go to the core database once
+    the change is committed (the two stores share no transaction)."""
+
+    def __init__(self, *, db: Database, clock: Clock, tenant_data: TenantData) -> None:
+        self._db = db
+        self._clock = clock
+        self._tenant_data = tenant_data
+
+    async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[Product]:
+        statement = paginate(
+            select(Product), page, created_at=Product.created_at, row_id=Product.id
+        )
+        async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
+            actor.require("viewer")
+            rows = list(await session.scalars(statement))
+        return make_page(rows, page, key=lambda product: (product.created_at, product.id))
+
+    async def get(self, *, actor: TenantActor, product_id: uuid.UUID) -> Product:
+        async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
+            return await _product_or_raise(session, actor, product_id)
+
+    async def create(
+        self,
+        *,
+        actor: TenantActor,
+        name: str,
+        description: str,
+        price_cents: int,
+        currency: str,
+        key: KeyClaim[Product] | None = None,
+    ) -> Product | StoredResponse:
+        """A new product. With an Idempotency-Key, a repeat gets the first answer back."""
+
+        async def work(product_id: uuid.UUID | None) -> Product:
+            async with self._tenant_data.unit(actor.tenant_id, write=True) as session:
+                actor.require("editor")
+                product = await _made(session, product_id) or await self._insert(
+                    session,
+                    Product(
+                        id=product_id or uuid.uuid4(),
+                        name=name,
+                        description=description,
+                        price_cents=price_cents,
+                        currency=currency,
+                    ),
+                )
+            await self._audit(actor, "product.created", product.id)
+            return product
+
+        return await answer_apart(self._db, key, work, clock=self._clock)
+
+    async def _insert(self, session: AsyncSession, product: Product) -> Product:
+        product.created_at = product.updated_at = self._clock.now()
+        session.add(product)
+        await session.flush()
+        return product
+
+    async def update(
+        self,
+        *,
+        actor: TenantActor,
+        product_id: uuid.UUID,
+        named: Collection[str],
+        name: str | None = None,
+        description: str | None = None,
+        price_cents: int | None = None,
+        currency: str | None = None,
+    ) -> Product:
+        """Change the given fields (None: keep); orders placed before keep their copied
+        prices. `named`: the fields the request named, null or not, which the audit entry
+        lists."""
+        changes = {
+            "name": name,
+            "description": description,
+            "price_cents": price_cents,
+            "currency": currency,
+        }
+        async with self._tenant_data.unit(actor.tenant_id, write=True) as session:
+            actor.require("editor")
+            product = await _product_or_raise(session, actor, product_id)
+            if _apply(product, changes):
+                product.updated_at = self._clock.now()
+                await session.flush()
+        await self._audit(actor, "product.updated", product_id, {"fields": sorted(named)})
+        return product
+
+    async def delete(self, *, actor: TenantActor, product_id: uuid.UUID) -> None:
+        """Delete the product; order lines keep their copy of its name and price."""
+        async with self._tenant_data.unit(actor.tenant_id, write=True) as session:
+            actor.require("editor")
+            product = await _product_or_raise(session, actor, product_id)
+            await session.delete(product)
+            await session.flush()
+        await self._audit(actor, "product.deleted", product_id)
+
+    async def _audit(
+        self,
+        actor: TenantActor,
+        action: str,
+        product_id: uuid.UUID,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        await record_audit_apart(
+            self._db,
+            action=action,
+            tenant_id=actor.tenant_id,
+            actor_id=actor.user_id,
+            target_type="product",
+            target_id=str(product_id),
+            data=data,
+            now=self._clock.now(),
+        )
 
 
-async def get_product(session: AsyncSession, *, product_id: uuid.UUID) -> Product | None:
-    product: Product | None = await session.scalar(select(Product).where(Product.id == product_id))
-    return product
-
-
-async def get_product_or_raise(
-    session: AsyncSession, *, actor: TenantActor, product_id: uuid.UUID
-) -> Product:
-    actor.require("viewer")
-    product = await get_product(session, product_id=product_id)
-    if product is None:
-        raise NotFound("No such product in this tenant.", code="product_not_found")
-    return product
-
-
-async def create_product(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    name: str,
-    description: str,
-    price_cents: int,
-    currency: str,
-    now: datetime,
-    product_id: uuid.UUID | None = None,
-) -> Product:
-    """A new product; given `product_id` (a retried request's), the one made with it if any."""
-    actor.require("editor")
-    if product_id is not None and (made := await get_product(session, product_id=product_id)):
-        return made
-    product = Product(
-        id=product_id or uuid.uuid4(),
-        name=name,
-        description=description,
-        price_cents=price_cents,
-        currency=currency,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(product)
-    await session.flush()
-    return product
-
-
-async def update_product(
-    session: AsyncSession,
-    *,
-    actor: TenantActor,
-    product_id: uuid.UUID,
-    name: str | None = None,
-    description: str | None = None,
-    price_cents: int | None = None,
-    currency: str | None = None,
-    now: datetime,
-) -> Product:
-    """Change the given fields (None: keep); orders placed before keep their copied prices."""
-    actor.require("editor")
-    product = await get_product_or_raise(session, actor=actor, product_id=product_id)
-    changes = {
-        "name": name,
-        "description": description,
-        "price_cents": price_cents,
-        "currency": currency,
-    }
+def _apply(product: Product, changes: dict[str, Any]) -> bool:
+    """Set the given values that differ; whether any did."""
     changed = False
     for field, value in changes.items():
         if value is not None and value != getattr(product, field):
             setattr(product, field, value)
             changed = True
-    if changed:
-        product.updated_at = now
-        await session.flush()
+    return changed
+
+
+async def _made(session: AsyncSession, product_id: uuid.UUID | None) -> Product | None:
+    """The product a retried request (dead after its commit) made with `product_id`."""
+    if product_id is None:
+        return None
+    return await _product(session, product_id)
+
+
+async def _product(session: AsyncSession, product_id: uuid.UUID) -> Product | None:
+    product: Product | None = await session.scalar(select(Product).where(Product.id == product_id))
     return product
 
 
-async def delete_product(
-    session: AsyncSession, *, actor: TenantActor, product_id: uuid.UUID
-) -> None:
-    """Delete the product; order lines keep their copy of its name and price."""
-    actor.require("editor")
-    product = await get_product_or_raise(session, actor=actor, product_id=product_id)
-    await session.delete(product)
-    await session.flush()
+async def _product_or_raise(
+    session: AsyncSession, actor: TenantActor, product_id: uuid.UUID
+) -> Product:
+    actor.require("viewer")
+    product = await _product(session, product_id)
+    if product is None:
+        raise NotFound("No such product in this tenant.", code="product_not_found")
+    return product

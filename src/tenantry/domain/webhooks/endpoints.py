@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.audit import record_audit
 from tenantry.domain.events.catalog import ALL_EVENTS, EVENT_TYPES
+from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.identity.masterkey import SecretBox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
@@ -22,6 +25,7 @@ from tenantry.domain.plans.features import require_tenant_feature
 from tenantry.domain.webhooks.signing import new_secret, secret_context
 from tenantry.domain.webhooks.targets import parse, resolve
 from tenantry.errors import InvalidInput, NotFound
+from tenantry.storage.database import Database
 from tenantry.storage.models import Tenant, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 RETRY_WINDOW = timedelta(hours=24)
@@ -103,10 +107,22 @@ class WebhookEndpoints:
     """A tenant's admins use these while the tenant has the `webhooks` feature; deleting an
     endpoint needs no feature. A platform admin's scope (an operator tool) needs none."""
 
-    def __init__(self, *, box: SecretBox, allow_private: bool, plans: PlanCatalog) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        box: SecretBox,
+        allow_private: bool,
+        plans: PlanCatalog,
+        wake_dispatcher: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._clock = clock
         self._box = box
         self._allow_private = allow_private
         self._plans = plans
+        self._wake_dispatcher = wake_dispatcher
 
     async def _require_feature(self, session: AsyncSession, scope: EndpointScope) -> None:
         if scope.tenant_id is not None:
@@ -114,23 +130,36 @@ class WebhookEndpoints:
                 session, plans=self._plans, tenant_id=scope.tenant_id, feature="webhooks"
             )
 
-    async def check_url(self, url: str) -> None:
-        """Refuse a URL the deliveries would refuse, before anything is stored. Resolving
-        is network I/O, so this runs outside any transaction."""
-        await resolve(url, allow_private=self._allow_private)
-
     async def create(
         self,
-        session: AsyncSession,
         *,
         scope: EndpointScope,
         url: str,
         event_types: list[str],
-        now: datetime,
         tenant_id: uuid.UUID | None = None,
-    ) -> CreatedEndpoint:
+        key: KeyClaim[CreatedEndpoint] | None = None,
+    ) -> CreatedEndpoint | StoredResponse:
         """A new endpoint of the scope's tenant (a platform admin names one, or none for
-        every tenant's events). Call `check_url` first."""
+        every tenant's events). With an Idempotency-Key, a repeat gets the first answer
+        back."""
+        # Refused as the deliveries would refuse it, before anything is stored; resolving is
+        # network I/O, so outside the transaction.
+        await resolve(url, allow_private=self._allow_private)
+        async with self._db.transaction() as session:
+
+            async def work() -> CreatedEndpoint:
+                return await self._create(session, scope, url, event_types, tenant_id)
+
+            return await answer_once(session, key, work, now=self._clock.now())
+
+    async def _create(
+        self,
+        session: AsyncSession,
+        scope: EndpointScope,
+        url: str,
+        event_types: list[str],
+        tenant_id: uuid.UUID | None,
+    ) -> CreatedEndpoint:
         await self._require_feature(session, scope)
         parse(url)
         owner = scope.tenant_id if scope.tenant_id is not None else tenant_id
@@ -141,6 +170,7 @@ class WebhookEndpoints:
         ):
             raise InvalidInput("No tenant has this id.", code="unknown_tenant")
         secret = new_secret()
+        now = self._clock.now()
         endpoint = WebhookEndpoint(
             id=uuid.uuid4(),
             tenant_id=owner,
@@ -158,105 +188,97 @@ class WebhookEndpoints:
         await _audit(session, "webhook_endpoint.created", scope, endpoint, now=now)
         return CreatedEndpoint(**_view(endpoint).__dict__, secret=secret)
 
-    async def list(
-        self, session: AsyncSession, *, scope: EndpointScope, page: PageRequest
-    ) -> Page[EndpointView]:
-        await self._require_feature(session, scope)
+    async def list(self, *, scope: EndpointScope, page: PageRequest) -> Page[EndpointView]:
         statement = paginate(
             select(WebhookEndpoint).where(scope.visible()),
             page,
             created_at=WebhookEndpoint.created_at,
             row_id=WebhookEndpoint.id,
         )
-        found = make_page(
-            list(await session.scalars(statement)),
-            page,
-            key=lambda endpoint: (endpoint.created_at, endpoint.id),
-        )
+        async with self._db.read() as session:
+            await self._require_feature(session, scope)
+            rows = list(await session.scalars(statement))
+        found = make_page(rows, page, key=lambda endpoint: (endpoint.created_at, endpoint.id))
         return Page([_view(endpoint) for endpoint in found.items], found.next_cursor)
 
-    async def get(
-        self, session: AsyncSession, *, scope: EndpointScope, endpoint_id: uuid.UUID
-    ) -> EndpointView:
-        await self._require_feature(session, scope)
-        return _view(await _endpoint_or_raise(session, scope, endpoint_id))
+    async def get(self, *, scope: EndpointScope, endpoint_id: uuid.UUID) -> EndpointView:
+        async with self._db.read() as session:
+            await self._require_feature(session, scope)
+            return _view(await _endpoint_or_raise(session, scope, endpoint_id))
 
-    async def delete(
-        self,
-        session: AsyncSession,
-        *,
-        scope: EndpointScope,
-        endpoint_id: uuid.UUID,
-        now: datetime,
-    ) -> EndpointView:
-        endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
-        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
-        await _audit(session, "webhook_endpoint.deleted", scope, endpoint, now=now)
+    async def delete(self, *, scope: EndpointScope, endpoint_id: uuid.UUID) -> EndpointView:
+        async with self._db.transaction() as session:
+            endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
+            await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+            await _audit(
+                session, "webhook_endpoint.deleted", scope, endpoint, now=self._clock.now()
+            )
         return _view(endpoint)
 
     async def deliveries(
-        self,
-        session: AsyncSession,
-        *,
-        scope: EndpointScope,
-        endpoint_id: uuid.UUID,
-        page: PageRequest,
+        self, *, scope: EndpointScope, endpoint_id: uuid.UUID, page: PageRequest
     ) -> Page[DeliveryView]:
         """The endpoint's deliveries in event order, each with its latest attempts."""
-        await self._require_feature(session, scope)
-        endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
-        statement = paginate(
-            select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id),
-            page,
-            created_at=WebhookDelivery.event_created_at,
-            row_id=WebhookDelivery.id,
-        )
-        found = make_page(
-            list(await session.scalars(statement)),
-            page,
-            key=lambda delivery: (delivery.event_created_at, delivery.id),
-        )
-        attempts = await _attempts_of(session, [delivery.id for delivery in found.items])
+        async with self._db.read() as session:
+            await self._require_feature(session, scope)
+            endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
+            statement = paginate(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id),
+                page,
+                created_at=WebhookDelivery.event_created_at,
+                row_id=WebhookDelivery.id,
+            )
+            found = make_page(
+                list(await session.scalars(statement)),
+                page,
+                key=lambda delivery: (delivery.event_created_at, delivery.id),
+            )
+            attempts = await _attempts_of(session, [delivery.id for delivery in found.items])
         return Page(
             [_delivery_view(delivery, attempts[delivery.id]) for delivery in found.items],
             found.next_cursor,
         )
 
     async def redeliver(
-        self,
-        session: AsyncSession,
-        *,
-        scope: EndpointScope,
-        endpoint_id: uuid.UUID,
-        delivery_id: uuid.UUID,
-        now: datetime,
+        self, *, scope: EndpointScope, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
     ) -> DeliveryView:
-        """Queue a delivery again now, with a fresh 24 h of retries."""
-        await self._require_feature(session, scope)
-        endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
-        queued = await session.scalar(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id)
-            .values(
-                status="pending",
-                next_attempt_at=now,
-                retry_until=now + RETRY_WINDOW,
-                settled_at=None,
+        """Queue a delivery again now, with a fresh 24 h of retries, and wake the
+        dispatcher once that is committed."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            await self._require_feature(session, scope)
+            endpoint = await _endpoint_or_raise(session, scope, endpoint_id)
+            queued = await _requeue(session, endpoint, delivery_id, now=now)
+            await _audit(
+                session,
+                "webhook_delivery.redelivered",
+                scope,
+                endpoint,
+                now=now,
+                data={"delivery_id": str(queued.id), "event_type": queued.event_type},
             )
-            .returning(WebhookDelivery)
-        )
-        if queued is None:
-            raise NotFound("This endpoint has no such delivery.", code="delivery_not_found")
-        await _audit(
-            session,
-            "webhook_delivery.redelivered",
-            scope,
-            endpoint,
-            now=now,
-            data={"delivery_id": str(queued.id), "event_type": queued.event_type},
-        )
-        attempts = await _attempts_of(session, [queued.id])
+            attempts = await _attempts_of(session, [queued.id])
+        self._wake_dispatcher()
         return _delivery_view(queued, attempts[queued.id])
+
+
+async def _requeue(
+    session: AsyncSession, endpoint: WebhookEndpoint, delivery_id: uuid.UUID, *, now: datetime
+) -> WebhookDelivery:
+    queued: WebhookDelivery | None = await session.scalar(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint.id)
+        .values(
+            status="pending",
+            next_attempt_at=now,
+            retry_until=now + RETRY_WINDOW,
+            settled_at=None,
+        )
+        .returning(WebhookDelivery)
+    )
+    if queued is None:
+        raise NotFound("This endpoint has no such delivery.", code="delivery_not_found")
+    return queued
 
 
 async def _audit(

@@ -18,7 +18,6 @@ from tenantry.domain.accounts import environments
 from tenantry.domain.accounts.onboarding_progress import STEPS, State, first_open
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.wizard import WizardView
-from tenantry.domain.data import experiments
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.schemas.experiments import ExperimentName
@@ -311,13 +310,8 @@ async def experiment(
             request, container, post.visitor, actor, "project", status=422, error=problem
         )
     try:
-        await experiments.create_experiment(
-            container.experiment_stores,
-            actor=actor,
-            project_id=project_id,
-            name=name,
-            description=description,
-            now=container.clock.now(),
+        await container.experiments.create(
+            actor=actor, project_id=project_id, name=name, description=description
         )
     except DomainError as error:
         code, message = failure(error)

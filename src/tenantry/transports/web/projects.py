@@ -17,7 +17,6 @@ from fastapi import APIRouter, Request, Response
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
-from tenantry.domain.data import experiments
 from tenantry.errors import DomainError
 from tenantry.storage.models import Environment
 from tenantry.transports.rest.deps import ContainerDep
@@ -101,11 +100,8 @@ async def project_page(
             linked_teams=requested_page(request, "teams"),
             other_teams=requested_page(request, "other_teams"),
         )
-        tried = await experiments.list_experiments(
-            container.experiment_stores,
-            actor=actor,
-            project_id=project_id,
-            page=requested_page(request, "experiments"),
+        tried = await container.experiments.list(
+            actor=actor, project_id=project_id, page=requested_page(request, "experiments")
         )
     except DomainError as error:
         code, message = failure(error)

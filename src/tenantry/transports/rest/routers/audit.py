@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import Field
 
-from tenantry.domain.audit import AuditQuery, list_platform_audit, list_tenant_audit
+from tenantry.domain.audit import AuditQuery
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.audit import AuditEntryRead
@@ -47,10 +47,7 @@ async def read_audit_log(
     container: ContainerDep, tenant: TenantDep, query: AuditQueryDep, page: PageDep
 ) -> Page[AuditEntryRead]:
     """The tenant's entries, newest first."""
-    async with container.db.read() as session:
-        found = await list_tenant_audit(
-            session, actor=tenant.actor, plans=container.plans, query=query, page=page
-        )
+    found = await container.audit_log.of_tenant(actor=tenant.actor, query=query, page=page)
     return Page[AuditEntryRead].model_validate(found, from_attributes=True)
 
 
@@ -63,8 +60,7 @@ async def read_platform_audit_log(
     tenant_id: uuid.UUID | None = None,
 ) -> Page[AuditEntryRead]:
     """Every entry (or one tenant's), newest first; user-pool entries have no tenant."""
-    async with container.db.read() as session:
-        found = await list_platform_audit(
-            session, query=replace(query, tenant_id=tenant_id), page=page
-        )
+    found = await container.audit_log.of_platform(
+        query=replace(query, tenant_id=tenant_id), page=page
+    )
     return Page[AuditEntryRead].model_validate(found, from_attributes=True)

@@ -12,8 +12,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from tenantry.domain.accounts import environments
-from tenantry.domain.data import collection
 from tenantry.transports.rest.bodies import read_limited
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.openapi import problems
@@ -59,7 +57,6 @@ async def collect_event(request: Request, container: ContainerDep) -> EventAccep
         type=event.type,
         data=event.data,
         experiment_id=event.experiment_id,
-        now=container.clock.now(),
     )
     return EventAccepted(id=event_id)
 
@@ -78,12 +75,9 @@ async def read_events(
     page: PageDep,
 ) -> Page[EventRead]:
     """The environment's events, newest first, read from the tenant's own store."""
-    async with container.db.read() as session:
-        await environments.get_environment_or_raise(
-            session, actor=tenant.actor, project_id=project_id, environment_id=environment_id
-        )
-    async with container.tenant_data.unit(tenant.tenant_id, write=False) as session:
-        found = await collection.list_events(session, environment_id=environment_id, page=page)
+    found = await container.collector.events(
+        actor=tenant.actor, project_id=project_id, environment_id=environment_id, page=page
+    )
     return Page[EventRead].model_validate(found, from_attributes=True)
 
 

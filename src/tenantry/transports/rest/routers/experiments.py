@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.domain.data import experiments
+from tenantry.domain.data.experiments import ExperimentView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.experiments import (
@@ -24,9 +25,7 @@ router = PrefixedRouter(prefix="/v1/projects/{project_id}/experiments", tags=["e
 async def read_experiments(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[ExperimentRead]:
-    found = await experiments.list_experiments(
-        container.experiment_stores, actor=tenant.actor, project_id=project_id, page=page
-    )
+    found = await container.experiments.list(actor=tenant.actor, project_id=project_id, page=page)
     return Page[ExperimentRead].model_validate(found, from_attributes=True)
 
 
@@ -38,30 +37,23 @@ async def create_experiment(
     tenant: TenantDep,
     once: CreateOnceDep,
 ) -> Response:
-    async def work(experiment_id: uuid.UUID | None) -> ExperimentRead:
-        experiment = await experiments.create_experiment(
-            container.experiment_stores,
-            actor=tenant.actor,
-            project_id=project_id,
-            name=body.name,
-            description=body.description,
-            now=container.clock.now(),
-            experiment_id=experiment_id,
-        )
-        return ExperimentRead.model_validate(experiment)
-
-    return await once.run_apart(work, user_id=tenant.principal.user_id, body=body)
+    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_render)
+    created = await container.experiments.create(
+        actor=tenant.actor,
+        project_id=project_id,
+        name=body.name,
+        description=body.description,
+        key=key,
+    )
+    return answered(created, _render)
 
 
 @router.get("/{experiment_id}")
 async def read_experiment(
     project_id: uuid.UUID, experiment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> ExperimentRead:
-    experiment = await experiments.get_experiment_or_raise(
-        container.experiment_stores,
-        actor=tenant.actor,
-        project_id=project_id,
-        experiment_id=experiment_id,
+    experiment = await container.experiments.get(
+        actor=tenant.actor, project_id=project_id, experiment_id=experiment_id
     )
     return ExperimentRead.model_validate(experiment)
 
@@ -74,12 +66,14 @@ async def deploy_experiment(
     container: ContainerDep,
     tenant: TenantDep,
 ) -> ExperimentRead:
-    experiment = await experiments.deploy_experiment(
-        container.experiment_stores,
+    experiment = await container.experiments.deploy(
         actor=tenant.actor,
         project_id=project_id,
         experiment_id=experiment_id,
         environment_id=body.environment_id,
-        now=container.clock.now(),
     )
     return ExperimentRead.model_validate(experiment)
+
+
+def _render(experiment: ExperimentView) -> dict[str, Any]:
+    return ExperimentRead.model_validate(experiment).model_dump(mode="json")

@@ -7,11 +7,9 @@ from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.bootstrap import Container
-from tenantry.domain.audit import record_audit_apart
-from tenantry.domain.data import products
-from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantContext, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.storage.tenant_models import Product
+from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.products import ProductCreate, ProductRead, ProductUpdate
@@ -23,8 +21,7 @@ router = PrefixedRouter(prefix="/v1/products", tags=["products"])
 async def read_products(
     container: ContainerDep, tenant: TenantDep, page: PageDep
 ) -> Page[ProductRead]:
-    async with container.tenant_data.unit(tenant.tenant_id, write=False) as session:
-        found = await products.list_products(session, actor=tenant.actor, page=page)
+    found = await container.products.list(actor=tenant.actor, page=page)
     return Page[ProductRead].model_validate(found, from_attributes=True)
 
 
@@ -32,82 +29,49 @@ async def read_products(
 async def create_product(
     body: ProductCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
-    async def work(product_id: uuid.UUID | None) -> ProductRead:
-        async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
-            product = await products.create_product(
-                session,
-                actor=tenant.actor,
-                name=body.name,
-                description=body.description,
-                price_cents=body.price_cents,
-                currency=body.currency,
-                now=container.clock.now(),
-                product_id=product_id,
-            )
-            created = ProductRead.model_validate(product)
-        await _audit(container, tenant, "product.created", created.id)
-        return created
-
-    return await once.run_apart(work, user_id=tenant.principal.user_id, body=body)
+    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_render)
+    created = await container.products.create(
+        actor=tenant.actor,
+        name=body.name,
+        description=body.description,
+        price_cents=body.price_cents,
+        currency=body.currency,
+        key=key,
+    )
+    return answered(created, _render)
 
 
 @router.get("/{product_id}")
 async def read_product(
     product_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> ProductRead:
-    async with container.tenant_data.unit(tenant.tenant_id, write=False) as session:
-        product = await products.get_product_or_raise(
-            session, actor=tenant.actor, product_id=product_id
-        )
-        return ProductRead.model_validate(product)
+    product = await container.products.get(actor=tenant.actor, product_id=product_id)
+    return ProductRead.model_validate(product)
 
 
 @router.patch("/{product_id}")
 async def update_product(
     product_id: uuid.UUID, body: ProductUpdate, container: ContainerDep, tenant: TenantDep
 ) -> ProductRead:
-    async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
-        product = await products.update_product(
-            session,
-            actor=tenant.actor,
-            product_id=product_id,
-            name=body.name,
-            description=body.description,
-            price_cents=body.price_cents,
-            currency=body.currency,
-            now=container.clock.now(),
-        )
-        updated = ProductRead.model_validate(product)
-    fields = sorted(body.model_dump(exclude_unset=True))
-    await _audit(container, tenant, "product.updated", product_id, {"fields": fields})
-    return updated
+    product = await container.products.update(
+        actor=tenant.actor,
+        product_id=product_id,
+        named=body.model_dump(exclude_unset=True).keys(),
+        name=body.name,
+        description=body.description,
+        price_cents=body.price_cents,
+        currency=body.currency,
+    )
+    return ProductRead.model_validate(product)
 
 
 @router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_product(
     product_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
 ) -> Response:
-    async with container.tenant_data.unit(tenant.tenant_id, write=True) as session:
-        await products.delete_product(session, actor=tenant.actor, product_id=product_id)
-    await _audit(container, tenant, "product.deleted", product_id)
+    await container.products.delete(actor=tenant.actor, product_id=product_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _audit(
-    container: Container,
-    tenant: TenantContext,
-    action: str,
-    product_id: uuid.UUID,
-    data: dict[str, Any] | None = None,
-) -> None:
-    """Products live in the tenant's store: audited in the core database once committed."""
-    await record_audit_apart(
-        container.db,
-        action=action,
-        tenant_id=tenant.tenant_id,
-        actor_id=tenant.principal.user_id,
-        target_type="product",
-        target_id=str(product_id),
-        data=data,
-        now=container.clock.now(),
-    )
+def _render(product: Product) -> dict[str, Any]:
+    return ProductRead.model_validate(product).model_dump(mode="json")

@@ -6,14 +6,13 @@ routes under `/v1/admin/webhook-endpoints` for platform admins, over every tenan
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.webhooks.endpoints import EndpointScope
+from tenantry.domain.webhooks.endpoints import CreatedEndpoint, EndpointScope
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.webhooks import (
@@ -41,87 +40,97 @@ def _router(
     body_type: type[EndpointCreate],
 ) -> APIRouter:
     router = PrefixedRouter(prefix=prefix, tags=["webhooks"])
-    ScopeDep = Annotated[EndpointScope, Depends(scope_of)]  # noqa: N806 - a type alias
+    scope = Depends(scope_of)
+    _add_create(router, scope, body_type)
+    _add_reads(router, scope)
+    _add_delete(router, scope)
+    _add_delivery_routes(router, scope)
+    return router
 
+
+# Each `_add_*` takes the router's scope dependency (the tenant's or the platform's, the one
+# thing the two routers tell apart) as the default of the routes' `scope` parameter. The
+# parameters are keyword-only so that they keep their order, in which FastAPI resolves the
+# dependencies (authentication before the Idempotency-Key header, say).
+
+
+def _add_create(router: APIRouter, scope: Any, body_type: type[EndpointCreate]) -> None:
     @router.post("", status_code=status.HTTP_201_CREATED, response_model=EndpointCreated)
     async def create_endpoint(
+        *,
         body: body_type,  # type: ignore[valid-type]  # one of the two create bodies
         container: ContainerDep,
-        scope: ScopeDep,
+        scope: EndpointScope = scope,
         once: CreateOnceDep,
     ) -> Response:
         request: EndpointCreate = body
-        await container.webhook_endpoints.check_url(request.url)
+        key = once.key_claim(request, user_id=scope.actor_id, answer=_render_created)
+        created = await container.webhook_endpoints.create(
+            scope=scope,
+            url=request.url,
+            event_types=request.events,
+            tenant_id=getattr(request, "tenant_id", None),
+            key=key,
+        )
+        return answered(created, _render_created)
 
-        async def work(session: AsyncSession) -> EndpointCreated:
-            created = await container.webhook_endpoints.create(
-                session,
-                scope=scope,
-                url=request.url,
-                event_types=request.events,
-                tenant_id=getattr(request, "tenant_id", None),
-                now=container.clock.now(),
-            )
-            return EndpointCreated.model_validate(created, from_attributes=True)
 
-        return await once.run(work, user_id=scope.actor_id, body=request)
-
+def _add_reads(router: APIRouter, scope: Any) -> None:
     @router.get("")
     async def list_endpoints(
-        container: ContainerDep, scope: ScopeDep, page: PageDep
+        *, container: ContainerDep, scope: EndpointScope = scope, page: PageDep
     ) -> Page[EndpointRead]:
-        async with container.db.read() as session:
-            found = await container.webhook_endpoints.list(session, scope=scope, page=page)
+        found = await container.webhook_endpoints.list(scope=scope, page=page)
         return Page[EndpointRead].model_validate(found, from_attributes=True)
 
     @router.get(ENDPOINT)
     async def read_endpoint(
-        endpoint_id: uuid.UUID, container: ContainerDep, scope: ScopeDep
+        endpoint_id: uuid.UUID, container: ContainerDep, scope: EndpointScope = scope
     ) -> EndpointRead:
-        async with container.db.read() as session:
-            endpoint = await container.webhook_endpoints.get(
-                session, scope=scope, endpoint_id=endpoint_id
-            )
+        endpoint = await container.webhook_endpoints.get(scope=scope, endpoint_id=endpoint_id)
         return EndpointRead.model_validate(endpoint)
 
+
+def _add_delete(router: APIRouter, scope: Any) -> None:
     @router.delete(ENDPOINT, status_code=status.HTTP_204_NO_CONTENT)
     async def delete_endpoint(
-        endpoint_id: uuid.UUID, container: ContainerDep, scope: ScopeDep
+        endpoint_id: uuid.UUID, container: ContainerDep, scope: EndpointScope = scope
     ) -> Response:
-        async with container.db.transaction() as session:
-            await container.webhook_endpoints.delete(
-                session, scope=scope, endpoint_id=endpoint_id, now=container.clock.now()
-            )
+        await container.webhook_endpoints.delete(scope=scope, endpoint_id=endpoint_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
+
+def _add_delivery_routes(router: APIRouter, scope: Any) -> None:
     @router.get(ENDPOINT + "/deliveries")
     async def list_deliveries(
-        endpoint_id: uuid.UUID, container: ContainerDep, scope: ScopeDep, page: PageDep
+        *,
+        endpoint_id: uuid.UUID,
+        container: ContainerDep,
+        scope: EndpointScope = scope,
+        page: PageDep,
     ) -> Page[DeliveryRead]:
-        async with container.db.read() as session:
-            found = await container.webhook_endpoints.deliveries(
-                session, scope=scope, endpoint_id=endpoint_id, page=page
-            )
+        found = await container.webhook_endpoints.deliveries(
+            scope=scope, endpoint_id=endpoint_id, page=page
+        )
         return Page[DeliveryRead].model_validate(found, from_attributes=True)
 
     @router.post(
         ENDPOINT + "/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED
     )
     async def redeliver(
-        endpoint_id: uuid.UUID, delivery_id: uuid.UUID, container: ContainerDep, scope: ScopeDep
+        endpoint_id: uuid.UUID,
+        delivery_id: uuid.UUID,
+        container: ContainerDep,
+        scope: EndpointScope = scope,
     ) -> DeliveryRead:
-        async with container.db.transaction() as session:
-            delivery = await container.webhook_endpoints.redeliver(
-                session,
-                scope=scope,
-                endpoint_id=endpoint_id,
-                delivery_id=delivery_id,
-                now=container.clock.now(),
-            )
-        container.webhook_dispatcher.wake.set()
+        delivery = await container.webhook_endpoints.redeliver(
+            scope=scope, endpoint_id=endpoint_id, delivery_id=delivery_id
+        )
         return DeliveryRead.model_validate(delivery)
 
-    return router
+
+def _render_created(created: CreatedEndpoint) -> dict[str, Any]:
+    return EndpointCreated.model_validate(created, from_attributes=True).model_dump(mode="json")
 
 
 router = _router("/v1/webhook-endpoints", tenant_scope, EndpointCreate)
