@@ -67,9 +67,9 @@ class Orders:
 
     async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[Order]:
         """Orders without their lines; `get` reads one with them."""
-        statement = paginate(select(Order), page, created_at=Order.created_at, row_id=Order.id)
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
             actor.require("viewer")
+            statement = paginate(select(Order), page, created_at=Order.created_at, row_id=Order.id)
             rows = list(await session.scalars(statement))
         return make_page(rows, page, key=lambda order: (order.created_at, order.id))
 

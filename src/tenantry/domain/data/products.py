@@ -34,11 +34,11 @@ class Products:
         self._tenant_data = tenant_data
 
     async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[Product]:
-        statement = paginate(
-            select(Product), page, created_at=Product.created_at, row_id=Product.id
-        )
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
             actor.require("viewer")
+            statement = paginate(
+                select(Product), page, created_at=Product.created_at, row_id=Product.id
+            )
             rows = list(await session.scalars(statement))
         return make_page(rows, page, key=lambda product: (product.created_at, product.id))
 

@@ -189,14 +189,14 @@ class WebhookEndpoints:
         return CreatedEndpoint(**_view(endpoint).__dict__, secret=secret)
 
     async def list(self, *, scope: EndpointScope, page: PageRequest) -> Page[EndpointView]:
-        statement = paginate(
-            select(WebhookEndpoint).where(scope.visible()),
-            page,
-            created_at=WebhookEndpoint.created_at,
-            row_id=WebhookEndpoint.id,
-        )
         async with self._db.read() as session:
             await self._require_feature(session, scope)
+            statement = paginate(
+                select(WebhookEndpoint).where(scope.visible()),
+                page,
+                created_at=WebhookEndpoint.created_at,
+                row_id=WebhookEndpoint.id,
+            )
             rows = list(await session.scalars(statement))
         found = make_page(rows, page, key=lambda endpoint: (endpoint.created_at, endpoint.id))
         return Page([_view(endpoint) for endpoint in found.items], found.next_cursor)
