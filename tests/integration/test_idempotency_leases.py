@@ -71,8 +71,6 @@ async def post(
 async def abandon_claim(container: Container, user_id: str, made: Creation) -> Claim:
     """What a request killed right after claiming its key leaves behind."""
     once = CreateOnce(
-        db=container.db,
-        clock=container.clock,
         records=container.idempotency,
         key=KEY,
         scope=("POST", made.path, made.tenant),
