@@ -275,13 +275,7 @@ class Environments:
         on."""
         actor.require("editor")
         async with self._db.transaction() as session:
-            environment = await get_environment_or_raise(
-                session,
-                actor=actor,
-                project_id=project_id,
-                environment_id=environment_id,
-                lock=True,
-            )
+            environment = await _locked(session, actor, project_id, environment_id)
             if name is not None and name != environment.name:
                 now = self._clock.now()
                 environment.name, environment.updated_at = name, now
@@ -297,13 +291,7 @@ class Environments:
         commit."""
         actor.require("admin")
         async with self._db.transaction() as session:
-            environment = await get_environment_or_raise(
-                session,
-                actor=actor,
-                project_id=project_id,
-                environment_id=environment_id,
-                lock=True,
-            )
+            environment = await _locked(session, actor, project_id, environment_id)
             now = self._clock.now()
             environment.client_key, environment.updated_at = new_client_key(), now
             await session.flush()
@@ -334,6 +322,15 @@ class Environments:
             await _audit(session, actor, "environment.deleted", target, {}, now=self._clock.now())
         async with self._tenant_data.unit(actor.tenant_id, write=True) as data:
             await cleanup.forget_environment(data, environment_id)
+
+
+async def _locked(
+    session: AsyncSession, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
+) -> Environment:
+    """The environment, locked for the change about to be made to it."""
+    return await get_environment_or_raise(
+        session, actor=actor, project_id=project_id, environment_id=environment_id, lock=True
+    )
 
 
 async def _audit(
