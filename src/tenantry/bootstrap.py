@@ -28,11 +28,11 @@ from tenantry.domain.accounts.users import Profile, Users, get_profile
 from tenantry.domain.accounts.wizard import OnboardingWizard
 from tenantry.domain.audit import AuditLog, purge_audit_entries
 from tenantry.domain.caching import CachedReader
-from tenantry.domain.data.collection import Collector, TokenBuckets
-from tenantry.domain.data.experiments import Experiments
-from tenantry.domain.data.orders import Orders
-from tenantry.domain.data.products import Products
-from tenantry.domain.data.units import TenantData
+from tenantry.domain.dataplane.collection import Collector, TokenBuckets
+from tenantry.domain.dataplane.experiments import Experiments
+from tenantry.domain.dataplane.orders import Orders
+from tenantry.domain.dataplane.products import Products
+from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.detached import Detached
 from tenantry.domain.idempotency import IdempotencyRecords, purge_expired
 from tenantry.domain.identity.access import Authenticator

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from tenantry.bootstrap import Container
-from tenantry.domain.data.units import TenantDataUnavailable
+from tenantry.domain.dataplane.units import TenantDataUnavailable
 from tenantry.storage.tenant_models import Product
 from tenantry.storage.tenant_sessions import (
     TenantDataMoving,

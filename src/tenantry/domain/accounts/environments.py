@@ -21,8 +21,8 @@ from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.audit import record_audit
-from tenantry.domain.data import cleanup
-from tenantry.domain.data.units import TenantData
+from tenantry.domain.dataplane import cleanup
+from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate

@@ -24,8 +24,8 @@ from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.teams import TeamView, list_teams, team_row_or_raise
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.audit import record_actor_audit
-from tenantry.domain.data import cleanup
-from tenantry.domain.data.units import TenantData
+from tenantry.domain.dataplane import cleanup
+from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate

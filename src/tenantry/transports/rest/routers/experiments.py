@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.domain.data.experiments import ExperimentView
+from tenantry.domain.dataplane.experiments import ExperimentView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.domain.data.orders import LineRequest, OrderView
+from tenantry.domain.dataplane.orders import LineRequest, OrderView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter

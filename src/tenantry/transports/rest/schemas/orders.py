@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.domain.data.orders import MAX_LINES, MAX_QUANTITY
+from tenantry.domain.dataplane.orders import MAX_LINES, MAX_QUANTITY
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=MAX_QUANTITY)]
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tenantry.domain.data.products import MAX_PRICE_CENTS
+from tenantry.domain.dataplane.products import MAX_PRICE_CENTS
 from tenantry.transports.rest.schemas.common import Label
 
 ProductName = Annotated[Label, Field(max_length=200)]

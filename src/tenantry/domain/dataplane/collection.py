@@ -15,8 +15,8 @@ from tenantry.clock import Clock
 from tenantry.domain.accounts.environments import get_environment_or_raise
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.caching import CachedReader
-from tenantry.domain.data.event_writer import EventWriter
-from tenantry.domain.data.units import TenantData
+from tenantry.domain.dataplane.event_writer import EventWriter
+from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Throttled, Unauthenticated

@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tenantry.domain.data.units import TenantDataUnavailable
+from tenantry.domain.dataplane.units import TenantDataUnavailable
 from tenantry.errors import DomainError, Unavailable
 from tenantry.storage.database import Store
 from tenantry.storage.tenant_models import CollectedEvent, TenantFence

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tenantry.clock import Clock
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.audit import record_audit_apart
-from tenantry.domain.data.units import TenantData
+from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_apart
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.errors import NotFound
