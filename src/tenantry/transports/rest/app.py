@@ -50,8 +50,7 @@ NO_NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "log
 def freeze_startup_heap() -> None:
     """Move everything alive after start-up (modules, mappers, models, caches' skeletons) out
     of the collector's reach. Full collections otherwise walk that whole heap every so often:
-    a stop of about 100 ms that set the p99 of POST /v1/collect (129 -> 19 ms at 32
-    connections on PostgreSQL, docs/benchmarks.md §7)."""
+    a stop that set the p99 of POST /v1/collect (measured in docs/benchmarks.md §7)."""
     gc.collect()
     gc.freeze()
 
