@@ -1,13 +1,13 @@
 """An aiosqlite-shaped driver that runs `sqlite3` calls inline on the event loop.
 
 aiosqlite sends every call (BEGIN, execute, fetch, COMMIT) to a worker thread and back, and
-those hops cost far more CPU than SQLite's own answer to an indexed WAL read; running the
-calls inline is the measured difference in docs/benchmarks.md's optimizations. It is safe because WAL readers never wait and
-`Database` admits one write transaction per process at a time (an asyncio lock), so the loop
-never blocks on its own lock. Another process's write lock is not waited for in SQLite's busy
-handler either, which would stop the loop for as long as that process holds it: a write
-transaction gives up at once (`begin`) and `when_unlocked` tries again from the loop, for a
-bounded time, after which the caller answers 503.
+those hops cost far more CPU than SQLite's own answer to an indexed WAL read; running the calls
+inline is the measured difference in docs/benchmarks.md's optimizations. It is safe because WAL
+readers never wait and `Database` admits one write transaction per process at a time (an asyncio
+lock), so the loop never blocks on its own lock. Another process's write lock is not waited for
+in SQLite's busy handler either, which would stop the loop for as long as that process holds it:
+a write transaction gives up at once (`begin`) and `when_unlocked` tries again from the loop,
+for a bounded time, after which the caller answers 503.
 """
 
 from __future__ import annotations

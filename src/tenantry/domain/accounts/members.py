@@ -147,16 +147,7 @@ class Members:
         membership.updated_at = now
         data = {"user_id": str(user_id), "role": role, "previous_role": previous}
         event = Event("membership.updated", tenant.id, actor.user_id, data)
-        await record_events(session, [event], now=now)
-        await revoke_beyond_grant(
-            session,
-            tenant_id=tenant.id,
-            inviter_id=user_id,
-            role=role,
-            actor_id=actor.user_id,
-            now=now,
-        )
-        await bump_access_epoch(session)
+        await _grant_changed(session, actor, event, inviter_id=user_id, role=role, now=now)
 
     async def remove(self, *, actor: TenantActor, user_id: uuid.UUID) -> None:
         """Evict a member (admins; owners for an owner), or leave (anyone, for themselves). The
@@ -182,16 +173,30 @@ class Members:
         await fall_back_to_personal_tenant(session, tenant_id=tenant.id, user_id=user_id)
         data = {"user_id": str(user_id), "role": membership.role}
         event = Event("membership.deleted", tenant.id, actor.user_id, data)
-        await record_events(session, [event], now=now)
-        await revoke_beyond_grant(
-            session,
-            tenant_id=tenant.id,
-            inviter_id=user_id,
-            role=None,
-            actor_id=actor.user_id,
-            now=now,
-        )
-        await bump_access_epoch(session)
+        await _grant_changed(session, actor, event, inviter_id=user_id, role=None, now=now)
+
+
+async def _grant_changed(
+    session: AsyncSession,
+    actor: TenantActor,
+    event: Event,
+    *,
+    inviter_id: uuid.UUID,
+    role: str | None,
+    now: datetime,
+) -> None:
+    """What follows a member's role changing (`role`) or ending (None): the event, the
+    invitations they sent and may no longer grant revoked, and every cached access re-read."""
+    await record_events(session, [event], now=now)
+    await revoke_beyond_grant(
+        session,
+        tenant_id=actor.tenant_id,
+        inviter_id=inviter_id,
+        role=role,
+        actor_id=actor.user_id,
+        now=now,
+    )
+    await bump_access_epoch(session)
 
 
 async def _locked_membership(

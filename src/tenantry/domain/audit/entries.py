@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,16 @@ class AuditableEvent(Protocol):
     def actor_id(self) -> uuid.UUID | None: ...
     @property
     def data(self) -> dict[str, Any]: ...
+
+
+class AuditEntry(TypedDict):
+    action: str
+    tenant_id: uuid.UUID | None
+    actor_id: uuid.UUID | None
+    target_type: str | None
+    target_id: str | None
+    data: NotRequired[dict[str, Any] | None]
+    now: datetime
 
 
 async def record_audit(
@@ -89,31 +99,12 @@ async def record_actor_audit(
     )
 
 
-async def record_audit_apart(
-    db: Store,
-    *,
-    action: str,
-    tenant_id: uuid.UUID | None,
-    actor_id: uuid.UUID | None,
-    target_type: str | None,
-    target_id: str | None,
-    data: dict[str, Any] | None = None,
-    now: datetime,
-) -> None:
+async def record_audit_apart(db: Store, **entry: Unpack[AuditEntry]) -> None:
     """Audit a change already committed in another store (a tenant's data), in a core
     transaction of its own: a crash between the two commits loses the entry, never the
     change."""
     async with db.transaction() as session:
-        await record_audit(
-            session,
-            action=action,
-            tenant_id=tenant_id,
-            actor_id=actor_id,
-            target_type=target_type,
-            target_id=target_id,
-            data=data,
-            now=now,
-        )
+        await record_audit(session, **entry)
 
 
 async def audit_events(
