@@ -2,7 +2,7 @@
 transaction that does the work and stores the response, so a racing duplicate waits for that
 transaction and then replays its answer; a failed attempt leaves no claim behind. Work that
 spans several transactions (provisioning a tenant) claims the key in its first and answers in
-its last; in between a duplicate gets 409, until the claim's lease runs out: then the request
+its last; in between a duplicate gets a Conflict, until the claim's lease runs out: then the request
 that took it is taken for dead (killed mid-work) and a retry takes the claim over. The claim
 carries a `work_id` for the row the work creates, so a retry finds the row a dead request
 committed instead of making a second one. Stored responses are sealed with the master key,
@@ -85,8 +85,8 @@ class IdempotencyRecords:
         now: datetime,
     ) -> StoredResponse | Claim:
         """Claim `key` for this request (go ahead and do the work), or return the response
-        stored for it. The same key with another request: 409 `idempotency_key_reused`; while
-        another request holds the claim: 409 `idempotency_key_in_progress`."""
+        stored for it. The same key with another request: Conflict `idempotency_key_reused`; while
+        another request holds the claim: Conflict `idempotency_key_in_progress`."""
         connection = await session.connection()
         await connection.execute(
             delete(RECORDS).where(_this_key(user_id, key), RECORDS.c.created_at <= now - RETENTION)
@@ -130,7 +130,7 @@ class IdempotencyRecords:
         *,
         now: datetime,
     ) -> Claim:
-        """The claim of a request that outlived its lease (it died); 409 while it may live.
+        """The claim of a request that outlived its lease (it died); a Conflict while it may live.
         One conditional update: of racing retries, one wins the claim."""
         work_id = work_id or uuid.uuid4()  # a claim taken before claims carried one
         connection = await session.connection()
@@ -246,7 +246,7 @@ async def answer_apart(
     itself. `work` gets the id to create its row with (None without a key; the claim's
     `work_id`, the same on a retry after the request that claimed the key died, so that it
     finds the row if that request had committed it). A failed attempt gives the key back; a
-    repeat arriving while the work runs gets 409 `idempotency_key_in_progress`."""
+    repeat arriving while the work runs gets Conflict `idempotency_key_in_progress`."""
     if key is None:
         return await work(None)
     async with db.transaction() as session:

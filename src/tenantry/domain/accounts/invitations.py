@@ -276,7 +276,7 @@ class Invitations:
         """Join the tenant with the invited role, in a transaction of its own. An invitation
         grants on its inviter's authority: if the inviter may no longer grant the role (no
         member any more, a lower role, a disabled account), the invitation is revoked, that
-        is committed, and the answer is 409 `invitation_revoked`. The inviter is read under
+        is committed, and the answer is Conflict `invitation_revoked`. The inviter is read under
         the tenant lock that evictions and role changes take, so a membership is never
         created after the inviter's eviction committed. The invitation row is locked and the
         membership key is unique, so raced accepts create one membership."""
@@ -360,7 +360,7 @@ class Invitations:
         self, session: AsyncSession, invitation: Invitation, *, now: datetime
     ) -> None:
         """Count the mail against its address (from every tenant, so that many tenants
-        cannot flood one address) and against the tenant; 429 `too_many_emails` past either,
+        cannot flood one address) and against the tenant; Throttled `too_many_emails` past either,
         which rolls back the counts, the new token and the mail."""
         await reserve_mail(
             session,
@@ -532,7 +532,7 @@ async def _names(session: AsyncSession, invitation: Invitation) -> tuple[str, st
 
 
 def _refuse_settled(invitation: Invitation) -> None:
-    """409 `invitation_accepted`, `invitation_declined` or `invitation_revoked`."""
+    """Conflict `invitation_accepted`, `invitation_declined` or `invitation_revoked`."""
     if settled := _settlement(invitation):
         raise _settled(settled)
 

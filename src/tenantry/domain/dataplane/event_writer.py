@@ -46,8 +46,8 @@ class _Pending:
 
 
 class EventWriter:
-    """`write(row)` returns once `row` is committed, or raises: 503 `collect_unavailable` when
-    its batch failed, 409 `tenant_data_moving` while a plan change moves the tenant's data."""
+    """`write(row)` returns once `row` is committed, or raises: CollectUnavailable when
+    its batch failed, TenantDataUnavailable while a plan change moves the tenant's data."""
 
     def __init__(
         self,
@@ -69,8 +69,9 @@ class EventWriter:
         await pending.done
 
     async def run_forever(self) -> None:
-        """Flush batches until cancelled; whatever is still queued then fails with 503. Up to
-        `FLUSHES_IN_FLIGHT` batches commit at once, so the next one gathers during a commit."""
+        """Flush batches until cancelled; whatever is still queued then fails with
+        CollectUnavailable. Up to `FLUSHES_IN_FLIGHT` batches commit at once, so the next one
+        gathers during a commit."""
         try:
             while True:
                 batch = await self._next_batch()
@@ -151,7 +152,7 @@ async def _moving_tenants(
 
 
 def _settle(items: list[_Pending], error: BaseException | None) -> None:
-    """Answer the waiting requests; an unexpected error becomes a 503 to retry."""
+    """Answer the waiting requests; an unexpected error becomes a CollectUnavailable to retry."""
     if error is not None and not isinstance(error, DomainError):
         error = CollectUnavailable("The event could not be stored; retry.")
     for pending in items:

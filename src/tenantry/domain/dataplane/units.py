@@ -63,7 +63,7 @@ class TenantData:
     @asynccontextmanager
     async def unit(self, tenant_id: uuid.UUID, *, write: bool) -> AsyncIterator[AsyncSession]:
         """A unit of work that sees and writes only `tenant_id`'s data. Writes are refused
-        with 409 `tenant_data_moving` while a plan change copies the data."""
+        with TenantDataUnavailable (`tenant_data_moving`) while a plan change copies the data."""
         store = await self.store_of(tenant_id)
         try:
             async with tenant_session(store, tenant_id, write=write) as session:

@@ -36,8 +36,8 @@ class PlannedTenant(Protocol):
 
 
 class FeatureNotInPlan(PermissionDenied):
-    """403 `feature_not_in_plan`: the tenant's effective features lack `feature`; names the
-    cheapest plan that has it."""
+    """PermissionDenied `feature_not_in_plan`: the tenant's effective features lack `feature`; names
+    the cheapest plan that has it."""
 
     code = "feature_not_in_plan"
 
@@ -83,7 +83,7 @@ class Plan:
     limits: dict[str, int] = field(default_factory=dict)
 
     def check_limit(self, limit: str, *, used: int, adding: int = 1) -> None:
-        """403 `plan_limit` if `adding` more would exceed the plan's `limit`."""
+        """PermissionDenied `plan_limit` if `adding` more would exceed the plan's `limit`."""
         allowed = self.limits.get(limit)
         if allowed is not None and used + adding > allowed:
             raise PermissionDenied(
@@ -149,7 +149,7 @@ class PlanCatalog:
         return FeatureNotInPlan(feature, plan=plan, cheapest=self.cheapest_with(feature))
 
     def require_feature(self, tenant: PlannedTenant, feature: str) -> None:
-        """The one feature check every service behind a plan feature makes: 403
+        """The one feature check every service behind a plan feature makes: PermissionDenied
         `feature_not_in_plan` unless the tenant's effective features include `feature`."""
         refusal = self.refusal(tenant, feature)
         if refusal is not None:
@@ -162,7 +162,7 @@ class PlanCatalog:
         return min(having, key=_price_order, default=None)
 
     def get(self, plan_id: str) -> Plan:
-        """The plan named in a request; unknown: 422 `unknown_plan`."""
+        """The plan named in a request; unknown: InvalidInput `unknown_plan`."""
         plan = self._plans.get(plan_id)
         if plan is None:
             raise InvalidInput(f"There is no plan {plan_id!r}.", code="unknown_plan")

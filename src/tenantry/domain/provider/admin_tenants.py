@@ -51,7 +51,7 @@ class NewTenant:
 
 
 async def _lock_live(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    """The tenant, locked; one still being provisioned belongs to its run: 409."""
+    """The tenant, locked; one still being provisioned belongs to its run: Conflict."""
     tenant = await lock_tenant(session, tenant_id)
     if tenant.status == "provisioning":
         raise Conflict("The tenant is still being provisioned.", code="tenant_provisioning")
@@ -167,8 +167,8 @@ class AdminTenants:
     async def disable(
         self, *, tenant_id: uuid.UUID, reason: str | None, admin_id: uuid.UUID
     ) -> None:
-        """Every member's tenant-scoped requests answer 403 `tenant_disabled` from the next
-        one on; the data stays. Disabling a disabled tenant changes nothing."""
+        """Every member's tenant-scoped requests are refused (PermissionDenied `tenant_disabled`)
+        from the next one on; the data stays. Disabling a disabled tenant changes nothing."""
         await self._set_status(tenant_id, "disabled", reason=reason, admin_id=admin_id)
 
     async def enable(self, *, tenant_id: uuid.UUID, admin_id: uuid.UUID) -> None:

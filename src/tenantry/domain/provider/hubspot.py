@@ -37,7 +37,7 @@ MAX_SKEW_MS = 5 * 60 * 1000
 # The percent-encodings HubSpot decodes in the URI it signs; every other escape stays as sent.
 _SIGNED_DECODED = re.compile(r"%(3A|2F|3F|40|21|24|27|28|29|2A|2C|3B)", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
-# A raced duplicate waits this long (polling) for the winner's answer before a 409.
+# A raced duplicate waits this long (polling) for the winner's answer before a Conflict.
 ANSWER_WAIT_SECONDS = 10.0
 ANSWER_POLL_SECONDS = 0.1
 RETRY_AFTER_SECONDS = 5
@@ -67,7 +67,8 @@ def verify_signature(
     timestamp: str | None,
     now: datetime,
 ) -> None:
-    """401 unless the delivery carries a valid v3 signature made within 5 minutes of `now`."""
+    """Unauthenticated unless the delivery carries a valid v3 signature made within 5 minutes of
+    `now`."""
     if not signature or not timestamp:
         raise Unauthenticated("HubSpot signature headers are missing.", code="missing_signature")
     if not _TIMESTAMP.fullmatch(timestamp):
@@ -112,7 +113,8 @@ class PaymentEvent(BaseModel):
 
 
 def parse_payment(body: bytes) -> PaymentEvent:
-    """The payload of a verified delivery: 400 if it is not JSON, 422 if it is not the shape."""
+    """The payload of a verified delivery: MalformedRequest if it is not JSON, InvalidInput if it is
+    not the shape."""
     try:
         return PaymentEvent.model_validate_json(body)
     except ValidationError as error:

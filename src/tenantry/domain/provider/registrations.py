@@ -158,11 +158,11 @@ class Registrations:
     ) -> RegistrationView | StoredResponse:
         """Record the registration and mail its code. A new (or never-confirmed) account gets
         `password` once confirmed; an existing account keeps its own. With an Idempotency-Key
-        (scoped by `key_scope(email)`), a repeat gets the first answer back. The allowances
-        are checked before the password is hashed, so a throttled caller costs no Argon2 work;
-        the mail is counted with the registration, so a repeat is not. Only self-service
-        plans may be registered (422 `plan_not_self_service`), and only so many may wait for
-        their code per address and per client (429 `too_many_registrations`)."""
+        (scoped by `key_scope(email)`), a repeat gets the first answer back. The allowances are
+        checked before the password is hashed, so a throttled caller costs no Argon2 work; the mail
+        is counted with the registration, so a repeat is not. Only self-service plans may be
+        registered (InvalidInput `plan_not_self_service`), and only so many may wait for their code
+        per address and per client (Throttled `too_many_registrations`)."""
         plan = self._plans.get(plan_id)
         if not plan.self_service:
             raise InvalidInput(
@@ -247,7 +247,7 @@ class Registrations:
     async def _refuse_past_open_cap(
         self, session: AsyncSession, *, user_id: uuid.UUID, now: datetime
     ) -> None:
-        """429 `too_many_registrations` while the address has its cap of registrations
+        """Throttled `too_many_registrations` while the address has its cap of registrations
         waiting for the code, until the oldest of them expires. Under the user row's lock in
         `register`, so parallel registrations cannot pass the cap."""
         open_until = list(
