@@ -120,23 +120,38 @@ def _owners_membership(tenant: Tenant, *, now: datetime) -> MembershipView:
     )
 
 
-async def _create_organization(
-    session: AsyncSession, *, owner_id: uuid.UUID, name: str, now: datetime
+def new_organization(
+    *,
+    tenant_id: uuid.UUID,
+    name: str,
+    plan: str,
+    status: str,
+    now: datetime,
+    isolation: str = "pool",
 ) -> Tenant:
-    """A new `organization` tenant on the default plan, with the caller as its owner."""
-    tenant = Tenant(
-        id=uuid.uuid4(),
+    """The row of an organization tenant, with an empty profile, metadata and overrides."""
+    return Tenant(
+        id=tenant_id,
         name=name,
         kind="organization",
-        plan=DEFAULT_PLAN,
-        status="active",
-        isolation="pool",
+        plan=plan,
+        status=status,
+        isolation=isolation,
         profile={},
         extra_metadata={},
         feature_overrides={},
         personal_owner_id=None,
         created_at=now,
         updated_at=now,
+    )
+
+
+async def _create_organization(
+    session: AsyncSession, *, owner_id: uuid.UUID, name: str, now: datetime
+) -> Tenant:
+    """A new `organization` tenant on the default plan, with the caller as its owner."""
+    tenant = new_organization(
+        tenant_id=uuid.uuid4(), name=name, plan=DEFAULT_PLAN, status="active", now=now
     )
     session.add(tenant)
     await session.flush()

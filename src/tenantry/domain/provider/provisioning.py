@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.tenants import new_organization
 from tenantry.domain.accounts.users import fall_back_to_personal_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.plans.catalog import Plan
@@ -118,19 +119,13 @@ class Provisioner:
         now = self._clock.now()
         async with self._db.transaction() as session:
             session.add(
-                Tenant(
-                    id=run.tenant_id,
+                new_organization(
+                    tenant_id=run.tenant_id,
                     name=run.order.tenant_name,
-                    kind="organization",
                     plan=run.order.plan.id,
                     status="provisioning",
                     isolation=run.order.plan.isolation,
-                    profile={},
-                    extra_metadata={},
-                    feature_overrides={},
-                    personal_owner_id=None,
-                    created_at=now,
-                    updated_at=now,
+                    now=now,
                 )
             )
             await session.flush()  # the claim may point at the tenant
