@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, TypeVarTuple
@@ -16,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from tenantry.errors import MalformedRequest
 
 T = TypeVar("T")
+U = TypeVar("U")
 Columns = TypeVarTuple("Columns")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -25,6 +27,10 @@ MAX_LIMIT = 200
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item converted (a row to its read model, say)."""
+        return Page([convert(item) for item in self.items], self.next_cursor)
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,10 @@ class OrderLine(TenantOwned, TenantDataBase):
     unit_price_cents: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
 
+    @property
+    def total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
 
 class Experiment(TenantOwned, TenantDataBase):
     """An experiment of a project. It is tested in `development` before it may go live in

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -19,12 +20,24 @@ from tenantry.domain.dataplane.event_writer import EventWriter
 from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Throttled, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.models import Environment, Tenant
 from tenantry.storage.tenant_models import CollectedEvent
 
 MAX_TRACKED_KEYS = 50_000
+
+
+# A collected event, as its environment's list shows it.
+class EventView(ReadModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    environment_id: uuid.UUID
+    experiment_id: uuid.UUID | None
+    type: str
+    data: dict[str, Any]
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -148,7 +161,7 @@ class Collector:
         project_id: uuid.UUID,
         environment_id: uuid.UUID,
         page: PageRequest,
-    ) -> Page[CollectedEvent]:
+    ) -> Page[EventView]:
         """The environment's events, newest first, read from the tenant's own store once the
         core database has the environment in the actor's tenant."""
         async with self._db.read() as session:
@@ -156,7 +169,8 @@ class Collector:
                 session, actor=actor, project_id=project_id, environment_id=environment_id
             )
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
-            return await _events(session, environment_id, page)
+            found = await _events(session, environment_id, page)
+        return found.map(EventView.model_validate)
 
 
 async def _events(

@@ -6,7 +6,6 @@ actor's tenant, then works in the tenant's unit of work, which needs no tenant f
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_apart
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.plans.features import require_tenant_feature
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.models import Environment
@@ -30,17 +30,15 @@ from tenantry.storage.tenant_models import Experiment, ExperimentDeployment
 TESTING_SLUG = "development"
 
 
-@dataclass(frozen=True)
-class Live:
-    """An environment the experiment is deployed to."""
-
+# An environment the experiment is deployed to. (No docstring: it would be the OpenAPI
+# schema's description.)
+class Live(ReadModel):
     environment_id: uuid.UUID
     slug: str
     deployed_at: datetime
 
 
-@dataclass(frozen=True)
-class ExperimentView:
+class ExperimentView(ReadModel):
     id: uuid.UUID
     project_id: uuid.UUID
     name: str
@@ -293,17 +291,19 @@ async def _views(
         for row in await _deployments(session, list(live)):
             if row.environment_id in slugs:
                 slug = slugs[row.environment_id]
-                live[row.experiment_id].append(Live(row.environment_id, slug, row.deployed_at))
+                live[row.experiment_id].append(
+                    Live(environment_id=row.environment_id, slug=slug, deployed_at=row.deployed_at)
+                )
     return [
         ExperimentView(
-            e.id,
-            e.project_id,
-            e.name,
-            e.description,
-            e.created_by,
-            e.created_at,
-            e.updated_at,
-            live[e.id],
+            id=e.id,
+            project_id=e.project_id,
+            name=e.name,
+            description=e.description,
+            created_by=e.created_by,
+            created_at=e.created_at,
+            updated_at=e.updated_at,
+            live_in=live[e.id],
         )
         for e in experiments
     ]

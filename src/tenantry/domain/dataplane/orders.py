@@ -18,6 +18,7 @@ from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_apart
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import InvalidInput, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.tenant_models import Order, OrderLine, Product
@@ -33,26 +34,26 @@ class LineRequest:
     quantity: int
 
 
-@dataclass(frozen=True)
-class OrderLineView:
+class OrderLineView(ReadModel):
     line_no: int
     product_id: uuid.UUID
     product_name: str
     unit_price_cents: int
     quantity: int
-
-    @property
-    def total_cents(self) -> int:
-        return self.unit_price_cents * self.quantity
+    total_cents: int
 
 
-@dataclass(frozen=True)
-class OrderView:
+class OrderSummary(ReadModel):
+    """An order in a list, without its lines."""
+
     id: uuid.UUID
     placed_by: uuid.UUID
     total_cents: int
     currency: str
     created_at: datetime
+
+
+class OrderView(OrderSummary):
     lines: list[OrderLineView]
 
 
@@ -65,13 +66,14 @@ class Orders:
         self._clock = clock
         self._tenant_data = tenant_data
 
-    async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[Order]:
+    async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[OrderSummary]:
         """Orders without their lines; `get` reads one with them."""
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
             actor.require("viewer")
             statement = paginate(select(Order), page, created_at=Order.created_at, row_id=Order.id)
             rows = list(await session.scalars(statement))
-        return make_page(rows, page, key=lambda order: (order.created_at, order.id))
+        found = make_page(rows, page, key=lambda order: (order.created_at, order.id))
+        return found.map(OrderSummary.model_validate)
 
     async def get(self, *, actor: TenantActor, order_id: uuid.UUID) -> OrderView:
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
@@ -139,7 +141,7 @@ class Orders:
         order = Order(
             id=order_id or uuid.uuid4(),
             placed_by=actor.user_id,
-            total_cents=sum(line.unit_price_cents * line.quantity for line in order_lines),
+            total_cents=sum(line.total_cents for line in order_lines),
             currency=currencies.pop(),
             created_at=self._clock.now(),
         )
@@ -185,19 +187,10 @@ async def _products_of(
 
 def _view(order: Order, lines: list[OrderLine]) -> OrderView:
     return OrderView(
-        order.id,
-        order.placed_by,
-        order.total_cents,
-        order.currency,
-        order.created_at,
-        [
-            OrderLineView(
-                line.line_no,
-                line.product_id,
-                line.product_name,
-                line.unit_price_cents,
-                line.quantity,
-            )
-            for line in lines
-        ],
+        id=order.id,
+        placed_by=order.placed_by,
+        total_cents=order.total_cents,
+        currency=order.currency,
+        created_at=order.created_at,
+        lines=[OrderLineView.model_validate(line) for line in lines],
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,11 +18,22 @@ from tenantry.domain.audit import record_audit_apart
 from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_apart
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.tenant_models import Product
 
 MAX_PRICE_CENTS = 100_000_000
+
+
+class ProductView(ReadModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    price_cents: int
+    currency: str
+    created_at: datetime
+    updated_at: datetime
 
 
 class Products:
@@ -33,18 +45,19 @@ class Products:
         self._clock = clock
         self._tenant_data = tenant_data
 
-    async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[Product]:
+    async def list(self, *, actor: TenantActor, page: PageRequest) -> Page[ProductView]:
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
             actor.require("viewer")
             statement = paginate(
                 select(Product), page, created_at=Product.created_at, row_id=Product.id
             )
             rows = list(await session.scalars(statement))
-        return make_page(rows, page, key=lambda product: (product.created_at, product.id))
+        found = make_page(rows, page, key=lambda product: (product.created_at, product.id))
+        return found.map(ProductView.model_validate)
 
-    async def get(self, *, actor: TenantActor, product_id: uuid.UUID) -> Product:
+    async def get(self, *, actor: TenantActor, product_id: uuid.UUID) -> ProductView:
         async with self._tenant_data.unit(actor.tenant_id, write=False) as session:
-            return await _product_or_raise(session, actor, product_id)
+            return ProductView.model_validate(await _product_or_raise(session, actor, product_id))
 
     async def create(
         self,
@@ -54,11 +67,11 @@ class Products:
         description: str,
         price_cents: int,
         currency: str,
-        key: KeyClaim[Product] | None = None,
-    ) -> Product | StoredResponse:
+        key: KeyClaim[ProductView] | None = None,
+    ) -> ProductView | StoredResponse:
         """A new product. With an Idempotency-Key, a repeat gets the first answer back."""
 
-        async def work(product_id: uuid.UUID | None) -> Product:
+        async def work(product_id: uuid.UUID | None) -> ProductView:
             async with self._tenant_data.unit(actor.tenant_id, write=True) as session:
                 actor.require("editor")
                 product = await _made(session, product_id) or await self._insert(
@@ -72,7 +85,7 @@ class Products:
                     ),
                 )
             await self._audit(actor, "product.created", product.id)
-            return product
+            return ProductView.model_validate(product)
 
         return await answer_apart(self._db, key, work, clock=self._clock)
 
@@ -92,7 +105,7 @@ class Products:
         description: str | None = None,
         price_cents: int | None = None,
         currency: str | None = None,
-    ) -> Product:
+    ) -> ProductView:
         """Change the given fields (None: keep); orders placed before keep their copied
         prices. `named`: the fields the request named, null or not, which the audit entry
         lists."""
@@ -109,7 +122,7 @@ class Products:
                 product.updated_at = self._clock.now()
                 await session.flush()
         await self._audit(actor, "product.updated", product_id, {"fields": sorted(named)})
-        return product
+        return ProductView.model_validate(product)
 
     async def delete(self, *, actor: TenantActor, product_id: uuid.UUID) -> None:
         """Delete the product; order lines keep their copy of its name and price."""

@@ -12,10 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from tenantry.domain.dataplane.collection import EventView
 from tenantry.transports.rest.bodies import read_limited
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.openapi import problems
-from tenantry.transports.rest.schemas.collect import EventAccepted, EventCreate, EventRead
+from tenantry.transports.rest.schemas.collect import EventAccepted, EventCreate
 from tenantry.transports.rest.schemas.common import Page
 
 router = APIRouter(tags=["collection"])
@@ -73,12 +74,12 @@ async def read_events(
     container: ContainerDep,
     tenant: TenantDep,
     page: PageDep,
-) -> Page[EventRead]:
+) -> Page[EventView]:
     """The environment's events, newest first, read from the tenant's own store."""
     found = await container.collector.events(
         actor=tenant.actor, project_id=project_id, environment_id=environment_id, page=page
     )
-    return Page[EventRead].model_validate(found, from_attributes=True)
+    return Page[EventView].model_validate(found, from_attributes=True)
 
 
 @router.get("/sdk.js", include_in_schema=False)

@@ -12,11 +12,7 @@ from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.experiments import (
-    DeploymentCreate,
-    ExperimentCreate,
-    ExperimentRead,
-)
+from tenantry.transports.rest.schemas.experiments import DeploymentCreate, ExperimentCreate
 
 router = PrefixedRouter(prefix="/v1/projects/{project_id}/experiments", tags=["experiments"])
 
@@ -24,12 +20,12 @@ router = PrefixedRouter(prefix="/v1/projects/{project_id}/experiments", tags=["e
 @router.get("")
 async def read_experiments(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[ExperimentRead]:
+) -> Page[ExperimentView]:
     found = await container.experiments.list(actor=tenant.actor, project_id=project_id, page=page)
-    return Page[ExperimentRead].model_validate(found, from_attributes=True)
+    return Page[ExperimentView].model_validate(found, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentView)
 async def create_experiment(
     project_id: uuid.UUID,
     body: ExperimentCreate,
@@ -51,11 +47,10 @@ async def create_experiment(
 @router.get("/{experiment_id}")
 async def read_experiment(
     project_id: uuid.UUID, experiment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> ExperimentRead:
-    experiment = await container.experiments.get(
+) -> ExperimentView:
+    return await container.experiments.get(
         actor=tenant.actor, project_id=project_id, experiment_id=experiment_id
     )
-    return ExperimentRead.model_validate(experiment)
 
 
 @router.post("/{experiment_id}/deploy")
@@ -65,15 +60,14 @@ async def deploy_experiment(
     body: DeploymentCreate,
     container: ContainerDep,
     tenant: TenantDep,
-) -> ExperimentRead:
-    experiment = await container.experiments.deploy(
+) -> ExperimentView:
+    return await container.experiments.deploy(
         actor=tenant.actor,
         project_id=project_id,
         experiment_id=experiment_id,
         environment_id=body.environment_id,
     )
-    return ExperimentRead.model_validate(experiment)
 
 
 def _render(experiment: ExperimentView) -> dict[str, Any]:
-    return ExperimentRead.model_validate(experiment).model_dump(mode="json")
+    return experiment.model_dump(mode="json")

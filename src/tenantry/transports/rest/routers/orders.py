@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.domain.dataplane.orders import LineRequest, OrderView
+from tenantry.domain.dataplane.orders import LineRequest, OrderSummary, OrderView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.orders import OrderCreate, OrderRead, OrderSummaryRead
+from tenantry.transports.rest.schemas.orders import OrderCreate
 
 router = PrefixedRouter(prefix="/v1/orders", tags=["orders"])
 
@@ -20,12 +20,12 @@ router = PrefixedRouter(prefix="/v1/orders", tags=["orders"])
 @router.get("")
 async def read_orders(
     container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[OrderSummaryRead]:
+) -> Page[OrderSummary]:
     found = await container.orders.list(actor=tenant.actor, page=page)
-    return Page[OrderSummaryRead].model_validate(found, from_attributes=True)
+    return Page[OrderSummary].model_validate(found, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderView)
 async def create_order(
     body: OrderCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
@@ -37,10 +37,9 @@ async def create_order(
 
 
 @router.get("/{order_id}")
-async def read_order(order_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> OrderRead:
-    order = await container.orders.get(actor=tenant.actor, order_id=order_id)
-    return OrderRead.model_validate(order)
+async def read_order(order_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> OrderView:
+    return await container.orders.get(actor=tenant.actor, order_id=order_id)
 
 
 def _render(order: OrderView) -> dict[str, Any]:
-    return OrderRead.model_validate(order).model_dump(mode="json")
+    return order.model_dump(mode="json")

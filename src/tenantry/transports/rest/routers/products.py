@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.storage.tenant_models import Product
+from tenantry.domain.dataplane.products import ProductView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.products import ProductCreate, ProductRead, ProductUpdate
+from tenantry.transports.rest.schemas.products import ProductCreate, ProductUpdate
 
 router = PrefixedRouter(prefix="/v1/products", tags=["products"])
 
@@ -20,12 +20,12 @@ router = PrefixedRouter(prefix="/v1/products", tags=["products"])
 @router.get("")
 async def read_products(
     container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[ProductRead]:
+) -> Page[ProductView]:
     found = await container.products.list(actor=tenant.actor, page=page)
-    return Page[ProductRead].model_validate(found, from_attributes=True)
+    return Page[ProductView].model_validate(found, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductView)
 async def create_product(
     body: ProductCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
@@ -44,16 +44,15 @@ async def create_product(
 @router.get("/{product_id}")
 async def read_product(
     product_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> ProductRead:
-    product = await container.products.get(actor=tenant.actor, product_id=product_id)
-    return ProductRead.model_validate(product)
+) -> ProductView:
+    return await container.products.get(actor=tenant.actor, product_id=product_id)
 
 
 @router.patch("/{product_id}")
 async def update_product(
     product_id: uuid.UUID, body: ProductUpdate, container: ContainerDep, tenant: TenantDep
-) -> ProductRead:
-    product = await container.products.update(
+) -> ProductView:
+    return await container.products.update(
         actor=tenant.actor,
         product_id=product_id,
         named=body.model_dump(exclude_unset=True).keys(),
@@ -62,7 +61,6 @@ async def update_product(
         price_cents=body.price_cents,
         currency=body.currency,
     )
-    return ProductRead.model_validate(product)
 
 
 @router.delete("/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -73,5 +71,5 @@ async def delete_product(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _render(product: Product) -> dict[str, Any]:
-    return ProductRead.model_validate(product).model_dump(mode="json")
+def _render(product: ProductView) -> dict[str, Any]:
+    return product.model_dump(mode="json")

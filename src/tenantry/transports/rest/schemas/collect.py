@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,15 +18,3 @@ class EventCreate(BaseModel):
 
 class EventAccepted(BaseModel):
     id: uuid.UUID
-
-
-class EventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    project_id: uuid.UUID
-    environment_id: uuid.UUID
-    experiment_id: uuid.UUID | None
-    type: str
-    data: dict[str, Any]
-    received_at: datetime

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tenantry.transports.rest.schemas.common import Label
 
@@ -20,24 +19,3 @@ class ExperimentCreate(BaseModel):
 
 class DeploymentCreate(BaseModel):
     environment_id: uuid.UUID
-
-
-class LiveRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    environment_id: uuid.UUID
-    slug: str
-    deployed_at: datetime
-
-
-class ExperimentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    project_id: uuid.UUID
-    name: str
-    description: str
-    created_by: uuid.UUID | None
-    created_at: datetime
-    updated_at: datetime
-    live_in: list[LiveRead]

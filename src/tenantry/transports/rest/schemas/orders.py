@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tenantry.domain.dataplane.orders import MAX_LINES, MAX_QUANTITY
 
@@ -20,30 +19,3 @@ class OrderLineCreate(BaseModel):
 
 class OrderCreate(BaseModel):
     lines: Annotated[list[OrderLineCreate], Field(min_length=1, max_length=MAX_LINES)]
-
-
-class OrderLineRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    line_no: int
-    product_id: uuid.UUID
-    product_name: str
-    unit_price_cents: int
-    quantity: int
-    total_cents: int
-
-
-class OrderSummaryRead(BaseModel):
-    """An order in a list, without its lines."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    placed_by: uuid.UUID
-    total_cents: int
-    currency: str
-    created_at: datetime
-
-
-class OrderRead(OrderSummaryRead):
-    lines: list[OrderLineRead]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from tenantry.domain.dataplane.products import MAX_PRICE_CENTS
 from tenantry.transports.rest.schemas.common import Label
@@ -31,15 +29,3 @@ class ProductUpdate(BaseModel):
     description: Description | None = None
     price_cents: PriceCents | None = None
     currency: Currency | None = None
-
-
-class ProductRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    description: str
-    price_cents: int
-    currency: str
-    created_at: datetime
-    updated_at: datetime
