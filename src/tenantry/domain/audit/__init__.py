@@ -14,11 +14,12 @@ from tenantry.domain.audit.entries import (
     record_audit_apart,
     scrub,
 )
-from tenantry.domain.audit.queries import AuditLog, AuditQuery
+from tenantry.domain.audit.queries import AuditEntryView, AuditLog, AuditQuery
 from tenantry.domain.audit.retention import purge_audit_entries
 
 __all__ = [
     "NO_ORIGIN",
+    "AuditEntryView",
     "AuditLog",
     "AuditQuery",
     "RequestOrigin",

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pydantic import Field
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,7 @@ from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.pagination import Page, PageRequest, decode_cursor, make_page
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.plans.features import require_tenant_feature
+from tenantry.domain.readmodel import ReadModel
 from tenantry.storage.database import Database
 from tenantry.storage.models import AuditEntry
 
@@ -31,6 +34,20 @@ class AuditQuery:
     tenant_id: uuid.UUID | None = None
 
 
+class AuditEntryView(ReadModel):
+    id: uuid.UUID
+    action: str = Field(description="`<resource>.<verb>`, e.g. `membership.updated`")
+    actor_id: uuid.UUID | None = Field(description="null: anonymous or the system")
+    tenant_id: uuid.UUID | None = Field(description="null: the user pool, not a tenant")
+    target_type: str | None
+    target_id: str | None
+    ip: str | None = Field(description="the client, behind trusted proxies; null: no request")
+    user_agent: str | None
+    request_id: str | None = Field(description="the request's `X-Request-ID`")
+    data: dict[str, Any]
+    created_at: datetime
+
+
 class AuditLog:
     """Reads of the audit log, each in a core read transaction of its own."""
 
@@ -40,7 +57,7 @@ class AuditLog:
 
     async def of_tenant(
         self, *, actor: TenantActor, query: AuditQuery, page: PageRequest
-    ) -> Page[AuditEntry]:
+    ) -> Page[AuditEntryView]:
         """The actor's tenant's entries, for its admins and owners, while the tenant has the
         `audit_log` feature (entries are written whatever the plan)."""
         statement = select(AuditEntry).where(AuditEntry.tenant_id == actor.tenant_id)
@@ -51,7 +68,7 @@ class AuditLog:
             )
             return await _page(session, _filtered(statement, query), page)
 
-    async def of_platform(self, *, query: AuditQuery, page: PageRequest) -> Page[AuditEntry]:
+    async def of_platform(self, *, query: AuditQuery, page: PageRequest) -> Page[AuditEntryView]:
         """Every tenant's entries and those of no tenant (the user pool), for platform
         admins (the transport checks that)."""
         statement = select(AuditEntry)
@@ -77,7 +94,7 @@ def _filtered(statement: Select[AuditEntry], query: AuditQuery) -> Select[AuditE
 
 async def _page(
     session: AsyncSession, statement: Select[AuditEntry], page: PageRequest
-) -> Page[AuditEntry]:
+) -> Page[AuditEntryView]:
     created_at, row_id = AuditEntry.created_at, AuditEntry.id
     if page.cursor:
         before_time, before_id = decode_cursor(page.cursor)
@@ -86,4 +103,5 @@ async def _page(
         )
     statement = statement.order_by(created_at.desc(), row_id.desc()).limit(page.limit + 1)
     rows = list(await session.scalars(statement))
-    return make_page(rows, page, key=lambda entry: (entry.created_at, entry.id))
+    found = make_page(rows, page, key=lambda entry: (entry.created_at, entry.id))
+    return found.map(AuditEntryView.model_validate)

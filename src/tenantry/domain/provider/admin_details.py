@@ -4,26 +4,25 @@ metadata and feature overrides, the plan's effective features and limits, and it
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import NotFound
 from tenantry.storage.models import Invitation, Membership, Project, Team, Tenant
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(ReadModel):
     used: int
-    limit: int | None  # None: unlimited
+    limit: int | None = Field(description="null: unlimited")
 
 
-@dataclass(frozen=True)
-class TenantDetails:
+class TenantDetails(ReadModel):
     id: uuid.UUID
     name: str
     kind: str
@@ -34,10 +33,13 @@ class TenantDetails:
     profile: dict[str, Any]
     metadata: dict[str, Any]
     feature_overrides: dict[str, bool]
-    features: dict[str, bool]
-    limits: dict[str, int]
+    features: dict[str, bool] = Field(description="the plan's features after the overrides")
+    limits: dict[str, int] = Field(description="absent: unlimited")
     members: int
-    usage: dict[str, Usage]
+    usage: dict[str, Usage] = Field(
+        description="members, projects, teams and pending invitations; pending invitations "
+        "take seats, so members and pending invitations share the `members` limit"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -85,7 +87,7 @@ async def read_tenant_details(
     counts = await _usage_counts(session, tenant_id, now=now)
     limit_of = {"pending_invitations": "members"}
     usage = {
-        name: Usage(used, plan.limits.get(limit_of.get(name, name)))
+        name: Usage(used=used, limit=plan.limits.get(limit_of.get(name, name)))
         for name, used in counts.items()
     }
     return TenantDetails(

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Literal
 
 import structlog
 from sqlalchemy import select, update
@@ -32,6 +33,7 @@ from tenantry.domain.identity.toolkit import IdentityToolkit, email_key
 from tenantry.domain.plans.catalog import Plan, PlanCatalog
 from tenantry.domain.provider.owners import add_owner
 from tenantry.domain.provider.provisioning import Provisioner, ProvisioningFailed, Superseded
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import InvalidInput, NotFound, Throttled
 from tenantry.storage.models import Registration, Tenant, User
 
@@ -47,10 +49,9 @@ ACCEPTED = 202
 KEY_SCOPE = uuid.UUID("8f4c0a52-1d6b-5f0e-9a8e-6a3c2b7d4e10")
 
 
-@dataclass(frozen=True)
-class RegistrationView:
+class RegistrationView(ReadModel):
     id: uuid.UUID
-    status: str
+    status: Literal["pending", "completed", "failed"]
     tenant_name: str
     plan: str
     tenant_id: uuid.UUID | None

@@ -22,6 +22,7 @@ from tenantry.domain.identity.masterkey import SecretBox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.domain.plans.features import require_tenant_feature
+from tenantry.domain.readmodel import ReadModel
 from tenantry.domain.webhooks.signing import new_secret, secret_context
 from tenantry.domain.webhooks.targets import parse, resolve
 from tenantry.errors import InvalidInput, NotFound
@@ -55,8 +56,7 @@ class EndpointScope:
         return WebhookEndpoint.tenant_id == self.tenant_id
 
 
-@dataclass(frozen=True)
-class EndpointView:
+class EndpointView(ReadModel):
     id: uuid.UUID
     tenant_id: uuid.UUID | None
     url: str
@@ -66,13 +66,11 @@ class EndpointView:
     created_at: datetime
 
 
-@dataclass(frozen=True)
 class CreatedEndpoint(EndpointView):
     secret: str
 
 
-@dataclass(frozen=True)
-class AttemptView:
+class AttemptView(ReadModel):
     attempted_at: datetime
     status_code: int | None
     latency_ms: int
@@ -80,8 +78,7 @@ class AttemptView:
     error: str | None
 
 
-@dataclass(frozen=True)
-class DeliveryView:
+class DeliveryView(ReadModel):
     id: uuid.UUID
     event_id: uuid.UUID
     event_type: str
@@ -186,7 +183,7 @@ class WebhookEndpoints:
         session.add(endpoint)
         await session.flush()
         await _audit(session, "webhook_endpoint.created", scope, endpoint, now=now)
-        return CreatedEndpoint(**_view(endpoint).__dict__, secret=secret)
+        return CreatedEndpoint(**_view(endpoint).model_dump(), secret=secret)
 
     async def list(self, *, scope: EndpointScope, page: PageRequest) -> Page[EndpointView]:
         async with self._db.read() as session:

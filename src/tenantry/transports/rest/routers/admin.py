@@ -20,7 +20,6 @@ from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.admin import (
     AdminTenantCreate,
     AdminTenantItem,
-    AdminTenantRead,
     AdminTenantUpdate,
     AdminUserItem,
     TenantDisable,
@@ -39,12 +38,8 @@ async def admin_tenants(container: ContainerDep) -> AdminTenants:
 AdminTenantsDep = Annotated[AdminTenants, Depends(admin_tenants)]
 
 
-def _read(details: TenantDetails) -> AdminTenantRead:
-    return AdminTenantRead.model_validate(details)
-
-
 def _body(details: TenantDetails) -> Any:
-    return _read(details).model_dump(mode="json")
+    return details.model_dump(mode="json")
 
 
 @router.get("/tenants")
@@ -62,7 +57,7 @@ async def list_tenants(
     return Page[AdminTenantItem](items=items, next_cursor=found.next_cursor)
 
 
-@router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=AdminTenantRead)
+@router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=TenantDetails)
 async def create_tenant(
     body: AdminTenantCreate,
     admin: PlatformAdminDep,
@@ -84,8 +79,8 @@ async def create_tenant(
 @router.get("/tenants/{tenant_id}")
 async def read_tenant(
     tenant_id: uuid.UUID, _admin: PlatformAdminDep, service: AdminTenantsDep
-) -> AdminTenantRead:
-    return _read(await service.details(tenant_id=tenant_id))
+) -> TenantDetails:
+    return await service.details(tenant_id=tenant_id)
 
 
 # a plan change may move the tenant's data, as long as that takes
@@ -95,7 +90,7 @@ async def update_tenant(
     body: AdminTenantUpdate,
     admin: PlatformAdminDep,
     service: AdminTenantsDep,
-) -> AdminTenantRead:
+) -> TenantDetails:
     """Rename; merge metadata and feature overrides; change the plan (between the pool and a
     silo the tenant's data moves before this answers)."""
     changes = TenantChanges(
@@ -105,7 +100,7 @@ async def update_tenant(
         features=body.features,
     )
     await service.update(tenant_id=tenant_id, changes=changes, admin_id=admin.user_id)
-    return _read(await service.details(tenant_id=tenant_id))
+    return await service.details(tenant_id=tenant_id)
 
 
 @router.post("/tenants/{tenant_id}/disable")
@@ -114,19 +109,19 @@ async def disable_tenant(
     admin: PlatformAdminDep,
     service: AdminTenantsDep,
     body: TenantDisable | None = None,
-) -> AdminTenantRead:
+) -> TenantDetails:
     """Every member's tenant-scoped requests answer 403 `tenant_disabled`; data is kept."""
     reason = body.reason if body is not None else None
     await service.disable(tenant_id=tenant_id, reason=reason, admin_id=admin.user_id)
-    return _read(await service.details(tenant_id=tenant_id))
+    return await service.details(tenant_id=tenant_id)
 
 
 @router.post("/tenants/{tenant_id}/enable")
 async def enable_tenant(
     tenant_id: uuid.UUID, admin: PlatformAdminDep, service: AdminTenantsDep
-) -> AdminTenantRead:
+) -> TenantDetails:
     await service.enable(tenant_id=tenant_id, admin_id=admin.user_id)
-    return _read(await service.details(tenant_id=tenant_id))
+    return await service.details(tenant_id=tenant_id)
 
 
 @router.get("/users")

@@ -10,10 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import Field
 
-from tenantry.domain.audit import AuditQuery
+from tenantry.domain.audit import AuditEntryView, AuditQuery
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.audit import AuditEntryRead
 from tenantry.transports.rest.schemas.common import BoundedDatetime, Page
 
 router = PrefixedRouter(prefix="/v1/audit-log", tags=["audit"])
@@ -45,10 +44,10 @@ AuditQueryDep = Annotated[AuditQuery, Depends(audit_query)]
 @router.get("")
 async def read_audit_log(
     container: ContainerDep, tenant: TenantDep, query: AuditQueryDep, page: PageDep
-) -> Page[AuditEntryRead]:
+) -> Page[AuditEntryView]:
     """The tenant's entries, newest first."""
     found = await container.audit_log.of_tenant(actor=tenant.actor, query=query, page=page)
-    return Page[AuditEntryRead].model_validate(found, from_attributes=True)
+    return Page[AuditEntryView].model_validate(found, from_attributes=True)
 
 
 @admin_router.get("")
@@ -58,9 +57,9 @@ async def read_platform_audit_log(
     query: AuditQueryDep,
     page: PageDep,
     tenant_id: uuid.UUID | None = None,
-) -> Page[AuditEntryRead]:
+) -> Page[AuditEntryView]:
     """Every entry (or one tenant's), newest first; user-pool entries have no tenant."""
     found = await container.audit_log.of_platform(
         query=replace(query, tenant_id=tenant_id), page=page
     )
-    return Page[AuditEntryRead].model_validate(found, from_attributes=True)
+    return Page[AuditEntryView].model_validate(found, from_attributes=True)

@@ -15,7 +15,7 @@ from tenantry.transports.rest.deps import ClientDep, ContainerDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, replayed
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.registrations import RegistrationCreate, RegistrationRead
+from tenantry.transports.rest.schemas.registrations import RegistrationCreate
 
 router = PrefixedRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -23,7 +23,7 @@ router = PrefixedRouter(prefix="/v1/registrations", tags=["registrations"])
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=RegistrationRead,
+    response_model=RegistrationView,
     responses=problems(429, 503),
 )
 async def register(
@@ -45,11 +45,11 @@ async def register(
 
 
 def _body(registration: RegistrationView) -> Any:
-    return RegistrationRead.model_validate(registration).model_dump(mode="json")
+    return registration.model_dump(mode="json")
 
 
 @router.get("/{registration_id}")
 async def read_registration(
     registration_id: uuid.UUID, container: ContainerDep
-) -> RegistrationRead:
-    return RegistrationRead.model_validate(await container.registrations.get(registration_id))
+) -> RegistrationView:
+    return await container.registrations.get(registration_id)

@@ -10,18 +10,17 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
-from tenantry.domain.webhooks.endpoints import CreatedEndpoint, EndpointScope
+from tenantry.domain.webhooks.endpoints import (
+    CreatedEndpoint,
+    DeliveryView,
+    EndpointScope,
+    EndpointView,
+)
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep, TenantDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.webhooks import (
-    AdminEndpointCreate,
-    DeliveryRead,
-    EndpointCreate,
-    EndpointCreated,
-    EndpointRead,
-)
+from tenantry.transports.rest.schemas.webhooks import AdminEndpointCreate, EndpointCreate
 
 ENDPOINT = "/{endpoint_id}"
 
@@ -55,7 +54,7 @@ def _router(
 
 
 def _add_create(router: APIRouter, scope: Any, body_type: type[EndpointCreate]) -> None:
-    @router.post("", status_code=status.HTTP_201_CREATED, response_model=EndpointCreated)
+    @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedEndpoint)
     async def create_endpoint(
         *,
         body: body_type,  # type: ignore[valid-type]  # one of the two create bodies
@@ -79,16 +78,15 @@ def _add_reads(router: APIRouter, scope: Any) -> None:
     @router.get("")
     async def list_endpoints(
         *, container: ContainerDep, scope: EndpointScope = scope, page: PageDep
-    ) -> Page[EndpointRead]:
+    ) -> Page[EndpointView]:
         found = await container.webhook_endpoints.list(scope=scope, page=page)
-        return Page[EndpointRead].model_validate(found, from_attributes=True)
+        return Page[EndpointView].model_validate(found, from_attributes=True)
 
     @router.get(ENDPOINT)
     async def read_endpoint(
         endpoint_id: uuid.UUID, container: ContainerDep, scope: EndpointScope = scope
-    ) -> EndpointRead:
-        endpoint = await container.webhook_endpoints.get(scope=scope, endpoint_id=endpoint_id)
-        return EndpointRead.model_validate(endpoint)
+    ) -> EndpointView:
+        return await container.webhook_endpoints.get(scope=scope, endpoint_id=endpoint_id)
 
 
 def _add_delete(router: APIRouter, scope: Any) -> None:
@@ -108,11 +106,11 @@ def _add_delivery_routes(router: APIRouter, scope: Any) -> None:
         container: ContainerDep,
         scope: EndpointScope = scope,
         page: PageDep,
-    ) -> Page[DeliveryRead]:
+    ) -> Page[DeliveryView]:
         found = await container.webhook_endpoints.deliveries(
             scope=scope, endpoint_id=endpoint_id, page=page
         )
-        return Page[DeliveryRead].model_validate(found, from_attributes=True)
+        return Page[DeliveryView].model_validate(found, from_attributes=True)
 
     @router.post(
         ENDPOINT + "/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED
@@ -122,15 +120,14 @@ def _add_delivery_routes(router: APIRouter, scope: Any) -> None:
         delivery_id: uuid.UUID,
         container: ContainerDep,
         scope: EndpointScope = scope,
-    ) -> DeliveryRead:
-        delivery = await container.webhook_endpoints.redeliver(
+    ) -> DeliveryView:
+        return await container.webhook_endpoints.redeliver(
             scope=scope, endpoint_id=endpoint_id, delivery_id=delivery_id
         )
-        return DeliveryRead.model_validate(delivery)
 
 
 def _render_created(created: CreatedEndpoint) -> dict[str, Any]:
-    return EndpointCreated.model_validate(created, from_attributes=True).model_dump(mode="json")
+    return created.model_dump(mode="json")
 
 
 router = _router("/v1/webhook-endpoints", tenant_scope, EndpointCreate)

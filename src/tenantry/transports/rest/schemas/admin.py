@@ -28,37 +28,6 @@ class AdminTenantItem(BaseModel):
     created_at: datetime
 
 
-class UsageRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    used: int
-    limit: int | None = Field(description="null: unlimited")
-
-
-class AdminTenantRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    kind: str
-    plan: str
-    status: str
-    disabled_reason: str | None
-    isolation: str
-    profile: dict[str, Any]
-    metadata: dict[str, Any]
-    feature_overrides: dict[str, bool]
-    features: dict[str, bool] = Field(description="the plan's features after the overrides")
-    limits: dict[str, int] = Field(description="absent: unlimited")
-    members: int
-    usage: dict[str, UsageRead] = Field(
-        description="members, projects, teams and pending invitations; pending invitations "
-        "take seats, so members and pending invitations share the `members` limit"
-    )
-    created_at: datetime
-    updated_at: datetime
-
-
 class AdminTenantCreate(BaseModel):
     name: TenantName
     plan: PlanId

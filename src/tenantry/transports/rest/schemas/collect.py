@@ -1,4 +1,5 @@
-"""Shapes of collection (SPEC §10): events in from browsers, and the environment's list."""
+"""Shapes of collection (SPEC §10): events in from browsers and their receipt; the
+environment's list answers the domain's `EventView`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bodies of the experiment routes (SPEC §10)."""
+"""Request bodies of the experiment routes (SPEC §10); an experiment is answered as the
+domain's `ExperimentView`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bodies of the order routes (SPEC §10). Prices and totals are the server's, in cents."""
+"""Request bodies of the order routes (SPEC §10); an order is answered as the domain's
+`OrderView`. Prices and totals are the server's, in cents."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bodies of the product routes (SPEC §10). Money is integer cents with an ISO 4217 code."""
+"""Request bodies of the product routes (SPEC §10); a product is answered as the domain's
+`ProductView`. Money is integer cents with an ISO 4217 code."""
 
 from __future__ import annotations
 

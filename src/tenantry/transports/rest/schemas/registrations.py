@@ -1,10 +1,9 @@
-"""Bodies of self-service registration (SPEC §8)."""
+"""The request body of self-service registration (SPEC §8); a registration is answered as
+the domain's `RegistrationView`."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,15 +18,3 @@ class RegistrationCreate(BaseModel):
     name: Name
     password: Password
     plan: Annotated[str, Field(min_length=1, max_length=50)]
-
-
-class RegistrationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    status: Literal["pending", "completed", "failed"]
-    tenant_name: str
-    plan: str
-    tenant_id: uuid.UUID | None
-    failure_reason: str | None
-    created_at: datetime
