@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.readmodel import ReadModel
 from tenantry.storage.models import Membership, Tenant, User
 
 
@@ -24,8 +25,7 @@ class TenantQuery:
     plan: str | None = None
 
 
-@dataclass(frozen=True)
-class TenantListItem:
+class TenantListItem(ReadModel):
     id: uuid.UUID
     name: str
     kind: str
@@ -36,8 +36,7 @@ class TenantListItem:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class UserListItem:
+class UserListItem(ReadModel):
     id: uuid.UUID
     email: str
     name: str
@@ -59,7 +58,7 @@ _TENANT_ITEM = select(
     Tenant.plan,
     Tenant.status,
     Tenant.isolation,
-    _memberships_where(Membership.tenant_id == Tenant.id),
+    _memberships_where(Membership.tenant_id == Tenant.id).label("members"),
     Tenant.created_at,
 )
 _USER_ITEM = select(
@@ -69,7 +68,7 @@ _USER_ITEM = select(
     User.email_verified,
     User.is_platform_admin,
     User.disabled_at,
-    _memberships_where(Membership.user_id == User.id),
+    _memberships_where(Membership.user_id == User.id).label("memberships"),
     User.created_at,
 )
 
@@ -110,7 +109,7 @@ async def search_tenants(
         created_at=Tenant.created_at,
         row_id=Tenant.id,
     )
-    items = [TenantListItem(*row) for row in await session.execute(statement)]
+    items = [TenantListItem.model_validate(row) for row in await session.execute(statement)]
     return make_page(items, page, key=lambda item: (item.created_at, item.id))
 
 
@@ -123,5 +122,5 @@ async def search_users(
     statement = paginate(
         _USER_ITEM.where(*conditions), page, created_at=User.created_at, row_id=User.id
     )
-    items = [UserListItem(*row) for row in await session.execute(statement)]
+    items = [UserListItem.model_validate(row) for row in await session.execute(statement)]
     return make_page(items, page, key=lambda item: (item.created_at, item.id))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response, status
 
 from tenantry.domain.provider.admin_details import TenantDetails
-from tenantry.domain.provider.admin_search import TenantQuery
+from tenantry.domain.provider.admin_search import TenantListItem, TenantQuery, UserListItem
 from tenantry.domain.provider.admin_tenants import AdminTenants, NewTenant, TenantChanges
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PlatformAdminDep
 from tenantry.transports.rest.idempotency import CreateOnceDep, answered
@@ -19,9 +19,7 @@ from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.admin import (
     AdminTenantCreate,
-    AdminTenantItem,
     AdminTenantUpdate,
-    AdminUserItem,
     TenantDisable,
     TenantStatus,
 )
@@ -50,11 +48,10 @@ async def list_tenants(
     q: SearchText = None,
     status: TenantStatus | None = None,
     plan: Annotated[str | None, Query(max_length=50)] = None,
-) -> Page[AdminTenantItem]:
+) -> Page[TenantListItem]:
     """Search every tenant: `q` is part of the name (any case) or the exact tenant id."""
     found = await service.search(query=TenantQuery(q=q, status=status, plan=plan), page=page)
-    items = [AdminTenantItem.model_validate(item) for item in found.items]
-    return Page[AdminTenantItem](items=items, next_cursor=found.next_cursor)
+    return Page[TenantListItem].model_validate(found, from_attributes=True)
 
 
 @router.post("/tenants", status_code=status.HTTP_201_CREATED, response_model=TenantDetails)
@@ -127,11 +124,10 @@ async def enable_tenant(
 @router.get("/users")
 async def list_users(
     container: ContainerDep, _admin: PlatformAdminDep, page: PageDep, q: SearchText = None
-) -> Page[AdminUserItem]:
+) -> Page[UserListItem]:
     """Users whose email or name contains `q` (any case)."""
     found = await container.admin_users.search(q=q, page=page)
-    items = [AdminUserItem.model_validate(item) for item in found.items]
-    return Page[AdminUserItem](items=items, next_cursor=found.next_cursor)
+    return Page[UserListItem].model_validate(found, from_attributes=True)
 
 
 @router.post(

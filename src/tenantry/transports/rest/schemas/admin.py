@@ -1,9 +1,8 @@
-"""Bodies of the platform-admin routes (SPEC §8)."""
+"""Request bodies of the platform-admin routes (SPEC §8); tenants and users are answered as the
+domain's `TenantDetails`, `TenantListItem` and `UserListItem`."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,19 +12,6 @@ from tenantry.transports.rest.schemas.common import Email, Name, TenantName
 PlanId = Annotated[str, Field(min_length=1, max_length=50)]
 TenantStatus = Literal["active", "disabled", "provisioning"]
 MetadataKey = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class AdminTenantItem(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    kind: str
-    plan: str
-    status: str
-    isolation: str
-    members: int
-    created_at: datetime
 
 
 class AdminTenantCreate(BaseModel):
@@ -51,16 +37,3 @@ class TenantDisable(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-
-
-class AdminUserItem(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    email: str
-    name: str
-    email_verified: bool
-    is_platform_admin: bool
-    disabled_at: datetime | None
-    memberships: int
-    created_at: datetime
