@@ -19,6 +19,7 @@ from tenantry.transports.web.entry import failure
 from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.render import NOTICES, WebRoute, page, redirect
 from tenantry.transports.web.visitors import (
+    PageInterrupt,
     PostDep,
     Visitor,
     VisitorDep,
@@ -75,9 +76,9 @@ async def dashboard_home(
 
 async def tenant_actor(
     request: Request, container: Container, visitor: Visitor, tenant_id: uuid.UUID
-) -> TenantActor | Response:
-    """The visitor acting in `tenant_id`, checked on this request like an API call; or the
-    403 page when they are no member (any more) or the tenant is disabled."""
+) -> TenantActor:
+    """The visitor acting in `tenant_id`, checked on this request like an API call; the 403
+    page interrupts the request when they are no member (any more) or the tenant is disabled."""
     identity = visitor.identity
     try:
         _, access = await container.authenticator.authenticate_session(
@@ -88,7 +89,7 @@ async def tenant_actor(
             tenant_id=tenant_id,
         )
     except PermissionDenied as error:
-        return await app_page(
+        blocked = await app_page(
             request,
             container,
             visitor,
@@ -98,6 +99,7 @@ async def tenant_actor(
             title="No access",
             reason=error.code,
         )
+        raise PageInterrupt(blocked) from error
     assert access is not None
     return TenantActor(identity.user_id, tenant_id, access.role)
 
@@ -107,8 +109,6 @@ async def dashboard(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
 ) -> Response:
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     tenant = await container.tenant_views.get(tenant_id)
     shown = await container.dashboards.of(actor=actor, projects=DASHBOARD_PROJECTS)
     states = shown.checklist

@@ -28,7 +28,14 @@ from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.people import invitation_form, invite_all
 from tenantry.transports.web.projects import PROJECT_NAME
 from tenantry.transports.web.render import WebRoute, redirect
-from tenantry.transports.web.visitors import PostDep, Visitor, VisitorDep, field, form_id
+from tenantry.transports.web.visitors import (
+    PageInterrupt,
+    PostDep,
+    Visitor,
+    VisitorDep,
+    field,
+    form_id,
+)
 
 router = APIRouter(
     prefix="/app/t/{tenant_id}/onboarding", route_class=WebRoute, include_in_schema=False
@@ -98,16 +105,14 @@ async def wizard_page(
 
 async def _admin(
     request: Request, container: Container, visitor: Visitor, tenant_id: uuid.UUID
-) -> TenantActor | Response:
+) -> TenantActor:
     """Admins and owners; anyone else is refused with the role message (403)."""
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     try:
         actor.require("admin")
     except DomainError as error:
         code, message = failure(error)
-        return await app_page(
+        refused = await app_page(
             request,
             container,
             visitor,
@@ -118,6 +123,7 @@ async def _admin(
             tenant=await container.tenant_views.get(tenant_id),
             error=message,
         )
+        raise PageInterrupt(refused) from error
     return actor
 
 
@@ -140,8 +146,6 @@ async def wizard(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
 ) -> Response:
     actor = await _admin(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await wizard_page(request, container, visitor, actor, request.query_params.get("step"))
 
 
@@ -150,8 +154,6 @@ async def skip(
     tenant_id: uuid.UUID, step: str, request: Request, container: ContainerDep, post: PostDep
 ) -> Response:
     actor = await _admin(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     if step not in STEPS:
         return redirect(wizard_url(tenant_id))
     return await _advance(container, actor, step, "skipped")
@@ -162,8 +164,6 @@ async def snippet_copied(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
 ) -> Response:
     actor = await _admin(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await _advance(container, actor, "snippet", "done")
 
 
@@ -187,8 +187,6 @@ async def company(
     """Company name, employee count and website into the tenant profile, validated by the
     schema of `PATCH /v1/tenant` (an empty field leaves the profile's value as it is)."""
     actor = await _admin(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     values = {name: field(post.form, name, limit=1000).strip() for name in FIELD_NAMES}
     given = {name: value for name, value in values.items() if value}
     if not given:
@@ -240,8 +238,6 @@ async def invite(
     """Invite each address (as `POST /v1/invitations`, one transaction each). The step is done
     once one invitation is sent; refused addresses are shown with their reasons."""
     actor = await _admin(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     wanted = invitation_form(post.form)
     if isinstance(wanted, str):
         return await wizard_page(
@@ -268,8 +264,6 @@ async def project(
 ) -> Response:
     """A project with the default environments (as `POST /v1/projects`)."""
     actor = await _admin(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     name = PROJECT_NAME.read(post.form)
     if name is None:
         message = PROJECT_NAME.message
@@ -293,8 +287,6 @@ async def experiment(
     """An experiment in one of the tenant's projects (as `POST /v1/projects/{id}/experiments`),
     live nowhere until it is deployed; it completes the last step as a project does."""
     actor = await _admin(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     project_id = form_id(post, "project_id")
     name = EXPERIMENT_NAME.read(post.form)
     description = field(post.form, "description", limit=DESCRIPTION_LIMIT + 1).strip()

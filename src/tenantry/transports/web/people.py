@@ -93,8 +93,6 @@ async def members(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
 ) -> Response:
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await people_page(request, container, visitor, actor)
 
 
@@ -108,8 +106,6 @@ async def set_role(
 ) -> Response:
     """Change a member's role (as `PATCH /v1/members/{user_id}`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     role = field(post.form, "role", limit=16)
     if role not in ROLE_RANK:
         return await people_page(
@@ -132,8 +128,6 @@ async def remove(
 ) -> Response:
     """Evict a member, or leave when it is the visitor (as `DELETE /v1/members/{user_id}`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     left = user_id == actor.user_id
     done = (
         "/app?notice=left_tenant" if left else f"/app/t/{tenant_id}/members?notice=member_removed"
@@ -183,8 +177,6 @@ async def invite(
     """Invite each address given (as `POST /v1/invitations`, one transaction each), then show
     the accept links: the token exists only in this response."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     wanted = invitation_form(post.form)
     if isinstance(wanted, str):
         return await people_page(request, container, post.visitor, actor, status=422, error=wanted)
@@ -209,8 +201,6 @@ async def resend(
 ) -> Response:
     """Mail the invitation again under a new link (as `POST /v1/invitations/{id}/resend`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     try:
         view = await container.invitations.resend(actor=actor, invitation_id=invitation_id)
     except DomainError as error:
@@ -228,8 +218,6 @@ async def revoke(
 ) -> Response:
     """Withdraw an invitation (as `DELETE /v1/invitations/{id}`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await redirect_after(
         container.invitations.revoke(actor=actor, invitation_id=invitation_id),
         done=f"/app/t/{tenant_id}/members?notice=invitation_revoked",

@@ -136,8 +136,6 @@ async def list_page(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
 ) -> Response:
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await projects_page(request, container, visitor, actor)
 
 
@@ -147,8 +145,6 @@ async def create(
 ) -> Response:
     """A new project with the default environments (as `POST /v1/projects`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     name = PROJECT_NAME.read(post.form)
     if name is None:
         return await projects_page(
@@ -170,8 +166,6 @@ async def show(
     visitor: VisitorDep,
 ) -> Response:
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await project_page(request, container, visitor, actor, project_id)
 
 
@@ -185,8 +179,6 @@ async def rename(
 ) -> Response:
     """Rename the project (as `PATCH /v1/projects/{id}`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     name = PROJECT_NAME.read(post.form)
     if name is None:
         message = PROJECT_NAME.message
@@ -211,8 +203,6 @@ async def delete(
     """Delete the project and its environments (as `DELETE /v1/projects/{id}`), only with the
     confirmation box ticked: its client keys stop collecting at once."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     if field(post.form, "confirm", limit=8) != "yes":
         message = "Tick the box to confirm deleting the project."
         return await project_page(
@@ -235,8 +225,6 @@ async def add_environment(
 ) -> Response:
     """A new environment, its slug made from the name (as `POST .../environments`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     name = ENVIRONMENT_NAME.read(post.form)
     if name is None:
         message = ENVIRONMENT_NAME.message
@@ -261,8 +249,6 @@ async def rotate_key(
 ) -> Response:
     """Replace the client key (as `POST .../rotate-key`); the old key stops working."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await redirect_after(
         container.environments.rotate_key(
             actor=actor, project_id=project_id, environment_id=environment_id
@@ -283,8 +269,6 @@ async def delete_environment(
 ) -> Response:
     """Delete an environment (as `DELETE .../environments/{id}`); its key stops working."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await redirect_after(
         container.environments.delete(
             actor=actor, project_id=project_id, environment_id=environment_id
@@ -304,8 +288,6 @@ async def link_team(
 ) -> Response:
     """Link a team of the tenant (as `PUT /v1/projects/{id}/teams/{team_id}`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     team_id = form_id(post, "team_id")
     if team_id is None:
         message = "Choose a team to link."
@@ -330,8 +312,6 @@ async def unlink_team(
 ) -> Response:
     """Unlink a team (as `DELETE /v1/projects/{id}/teams/{team_id}`); the team stays."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await redirect_after(
         container.projects.unlink_team(actor=actor, project_id=project_id, team_id=team_id),
         done=f"/app/t/{tenant_id}/projects/{project_id}?notice=team_unlinked",

@@ -118,8 +118,6 @@ async def list_page(
     tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
 ) -> Response:
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await teams_page(request, container, visitor, actor)
 
 
@@ -129,8 +127,6 @@ async def create(
 ) -> Response:
     """A new team (as `POST /v1/teams`), within the plan's team limit."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     name = TEAM_NAME.read(post.form)
     if name is None:
         return await teams_page(
@@ -152,8 +148,6 @@ async def show(
     visitor: VisitorDep,
 ) -> Response:
     actor = await tenant_actor(request, container, visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await team_page(request, container, visitor, actor, team_id)
 
 
@@ -167,8 +161,6 @@ async def rename(
 ) -> Response:
     """Rename the team (as `PATCH /v1/teams/{id}`); names are unique in the tenant."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     name = TEAM_NAME.read(post.form)
     if name is None:
         return await team_page(
@@ -192,8 +184,6 @@ async def delete(
     """Delete the team with its memberships and project links (as `DELETE /v1/teams/{id}`),
     only with the confirmation box ticked."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     if field(post.form, "confirm", limit=8) != "yes":
         message = "Tick the box to confirm deleting the team."
         return await team_page(
@@ -216,8 +206,6 @@ async def add_member(
 ) -> Response:
     """Put a tenant member in the team (as `PUT /v1/teams/{id}/members/{user_id}`)."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     user_id = form_id(post, "user_id")
     if user_id is None:
         message = "Choose a member of the tenant to add."
@@ -243,8 +231,6 @@ async def remove_member(
     """Take a member out of the team (as `DELETE /v1/teams/{id}/members/{user_id}`); they stay
     a member of the tenant."""
     actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if isinstance(actor, Response):
-        return actor
     return await redirect_after(
         container.teams.remove_member(actor=actor, team_id=team_id, user_id=user_id),
         done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_removed",

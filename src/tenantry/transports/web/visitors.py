@@ -40,6 +40,14 @@ class CsrfRejected(Exception):
     """A form post without a valid CSRF token, or from another site."""
 
 
+class PageInterrupt(Exception):
+    """A page's answer found before its handler's work (the no-access page, a refusal): raised
+    by the helper that found it, so no caller has to hand it back up, and sent as it is."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
 @dataclass(frozen=True)
 class Visitor:
     """A signed-in browser, checked like an API call on this request."""
@@ -221,6 +229,12 @@ async def _csrf_rejected(request: Request, _error: Exception) -> Response:
     return page(request, "rejected.html", status=403, title="Request refused")
 
 
+async def _interrupted(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, PageInterrupt)
+    return error.response
+
+
 def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(PageInterrupt, _interrupted)
