@@ -8,6 +8,7 @@ from tenantry.transports.web import admin as admin_console_pages
 from tenantry.transports.web import (
     app_pages,
     entry,
+    environments,
     invite,
     onboarding,
     organizations,
@@ -30,7 +31,9 @@ def install(app: FastAPI, *, public_pages: bool = True, admin_console: bool = Tr
         app.include_router(people.router)
         app.include_router(invite.router)
         app.include_router(projects.router)
+        app.include_router(environments.router)
         app.include_router(teams.router)
+        app.include_router(teams.team_router)
         app.include_router(onboarding.router)
         app.include_router(organizations.router)
     app.mount("/assets", HeadedStaticFiles(directory=STATIC_DIR), name="web-assets")

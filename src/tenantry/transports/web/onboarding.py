@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments
+from tenantry.domain.accounts.capabilities import RUN_ONBOARDING
 from tenantry.domain.accounts.onboarding_progress import STEPS, State, first_open
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.wizard import WizardView
@@ -109,7 +110,7 @@ async def _admin(
     """Admins and owners; anyone else is refused with the role message (403)."""
     actor = await tenant_actor(request, container, visitor, tenant_id)
     try:
-        actor.require("admin")
+        actor.require(RUN_ONBOARDING)
     except DomainError as error:
         code, message = failure(error)
         refused = await app_page(
@@ -287,7 +288,7 @@ async def experiment(
     """An experiment in one of the tenant's projects (as `POST /v1/projects/{id}/experiments`),
     live nowhere until it is deployed; it completes the last step as a project does."""
     actor = await _admin(request, container, post.visitor, tenant_id)
-    project_id = form_id(post, "project_id")
+    project_id = form_id(post.form, "project_id")
     name = EXPERIMENT_NAME.read(post.form)
     description = field(post.form, "description", limit=DESCRIPTION_LIMIT + 1).strip()
     problem = None

@@ -11,24 +11,23 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Response
 
 from tenantry.bootstrap import Container
+from tenantry.domain.accounts.capabilities import capabilities_of
 from tenantry.domain.accounts.invitations import InvitationView
-from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, outranks_or_equals
+from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor
 from tenantry.errors import DomainError, Throttled
-from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.web.app_pages import app_page, tenant_actor
+from tenantry.transports.web.acting import Acting, FormVisit, PageVisit
 from tenantry.transports.web.entry import EMAIL_LIMIT, failure, normalized_email
-from tenantry.transports.web.forms import PageAgain, redirect_after, show_refusal
+from tenantry.transports.web.forms import TenantForm, show_refusal
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute
-from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field
+from tenantry.transports.web.visitors import field
 
 router = PrefixedRouter(prefix="/app/t/{tenant_id}", route_class=WebRoute, include_in_schema=False)
 MAX_INVITEES = 20
-ROLES = sorted(ROLE_RANK, key=ROLE_RANK.__getitem__, reverse=True)
 SEPARATORS = re.compile(r"[\s,;]+")
 
 
@@ -39,41 +38,29 @@ class Refused:
     retry_after: int | None = None  # seconds, when the refusal was a mail allowance
 
 
-async def people_page(
-    request: Request,
-    container: Container,
-    visitor: Visitor,
-    actor: TenantActor,
-    *,
-    status: int = 200,
-    **context: Any,
-) -> Response:
+def members_path(tenant_id: uuid.UUID) -> str:
+    return f"/app/t/{tenant_id}/members"
+
+
+async def people_page(acting: Acting, *, status: int = 200, **context: Any) -> Response:
     """The members list, and for admins the invitations, as of now."""
-    tenant = await container.tenant_views.get(actor.tenant_id)
-    admin = outranks_or_equals(actor.role, "admin")
-    members = await container.members.listing(
+    request, actor = acting.request, acting.actor
+    members = await acting.container.members.listing(
         tenant_id=actor.tenant_id, page=requested_page(request, "members")
     )
     invitations = (
-        await container.invitations.listing(
+        await acting.container.invitations.listing(
             actor=actor, page=requested_page(request, "invitations")
         )
-        if admin
+        if capabilities_of(actor).invite
         else None
     )
-    path = f"/app/t/{actor.tenant_id}/members"
-    return await app_page(
-        request,
-        container,
-        visitor,
+    path = members_path(actor.tenant_id)
+    return await acting.tenant_page(
         "members.html",
         status=status,
-        current_tenant_id=actor.tenant_id,
-        title=f"Members · {tenant.name}",
-        tenant=tenant,
+        title="Members",
         actor=actor,
-        admin=admin,
-        roles=[r for r in ROLES if r != "owner" or actor.role == "owner"],
         members=members.items,
         member_pages=page_links(request, path, "members", members),
         invitations=invitations.items if invitations else [],
@@ -82,61 +69,34 @@ async def people_page(
     )
 
 
-def _shown_again(
-    request: Request, container: Container, post: Post, actor: TenantActor
-) -> PageAgain:
-    return partial(people_page, request, container, post.visitor, actor)
+async def _people_form(visit: FormVisit, tenant_id: uuid.UUID) -> TenantForm:
+    acting = await visit.acting_in(tenant_id)
+    return TenantForm(acting, members_path(tenant_id), partial(people_page, acting), {})
 
 
 @router.get("/members")
-async def members(
-    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
-) -> Response:
-    actor = await tenant_actor(request, container, visitor, tenant_id)
-    return await people_page(request, container, visitor, actor)
+async def members(tenant_id: uuid.UUID, visit: PageVisit) -> Response:
+    return await people_page(await visit.acting_in(tenant_id))
 
 
 @router.post("/members/{user_id}/role")
-async def set_role(
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
+async def set_role(tenant_id: uuid.UUID, user_id: uuid.UUID, visit: FormVisit) -> Response:
     """Change a member's role (as `PATCH /v1/members/{user_id}`)."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    role = field(post.form, "role", limit=16)
-    if role not in ROLE_RANK:
-        return await people_page(
-            request, container, post.visitor, actor, status=422, error="Choose a role."
-        )
-    return await redirect_after(
-        container.members.change_role(actor=actor, user_id=user_id, role=role),
-        done=f"/app/t/{tenant_id}/members?notice=role_changed",
-        refused=_shown_again(request, container, post, actor),
-    )
+    form = await _people_form(visit, tenant_id)
+    role = field(visit.form, "role", limit=16)
+    changed = partial(visit.container.members.change_role, user_id=user_id)
+    chosen = role if role in ROLE_RANK else None
+    return await form.change(changed, "role_changed", problem="Choose a role.", role=chosen)
 
 
 @router.post("/members/{user_id}/remove")
-async def remove(
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
+async def remove(tenant_id: uuid.UUID, user_id: uuid.UUID, visit: FormVisit) -> Response:
     """Evict a member, or leave when it is the visitor (as `DELETE /v1/members/{user_id}`)."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    left = user_id == actor.user_id
-    done = (
-        "/app?notice=left_tenant" if left else f"/app/t/{tenant_id}/members?notice=member_removed"
-    )
-    return await redirect_after(
-        container.members.remove(actor=actor, user_id=user_id),
-        done=done,
-        refused=_shown_again(request, container, post, actor),
-    )
+    form = await _people_form(visit, tenant_id)
+    removed = visit.container.members.remove
+    if user_id == form.acting.actor.user_id:
+        return await form.change(removed, "left_tenant", done="/app", user_id=user_id)
+    return await form.change(removed, "member_removed", user_id=user_id)
 
 
 def invitation_form(form: Any) -> tuple[list[str], str] | str:
@@ -171,55 +131,39 @@ async def invite_all(
 
 
 @router.post("/invitations")
-async def invite(
-    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
-) -> Response:
+async def invite(tenant_id: uuid.UUID, visit: FormVisit) -> Response:
     """Invite each address given (as `POST /v1/invitations`, one transaction each), then show
     the accept links: the token exists only in this response."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    wanted = invitation_form(post.form)
+    acting = await visit.acting_in(tenant_id)
+    wanted = invitation_form(visit.form)
     if isinstance(wanted, str):
-        return await people_page(request, container, post.visitor, actor, status=422, error=wanted)
-    issued, refused = await invite_all(container, actor, *wanted)
+        return await people_page(acting, status=422, error=wanted)
+    issued, refused = await invite_all(visit.container, acting.actor, *wanted)
     waits = [item.retry_after for item in refused if item.retry_after is not None]
     status = 200 if issued else 429 if waits else 422
-    response = await people_page(
-        request, container, post.visitor, actor, status=status, issued=issued, refused=refused
-    )
+    response = await people_page(acting, status=status, issued=issued, refused=refused)
     if status == 429:
         response.headers["Retry-After"] = str(max(waits))
     return response
 
 
 @router.post("/invitations/{invitation_id}/resend")
-async def resend(
-    tenant_id: uuid.UUID,
-    invitation_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
+async def resend(tenant_id: uuid.UUID, invitation_id: uuid.UUID, visit: FormVisit) -> Response:
     """Mail the invitation again under a new link (as `POST /v1/invitations/{id}/resend`)."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
+    acting = await visit.acting_in(tenant_id)
+    again = partial(people_page, acting)
     try:
-        view = await container.invitations.resend(actor=actor, invitation_id=invitation_id)
+        view = await visit.container.invitations.resend(
+            actor=acting.actor, invitation_id=invitation_id
+        )
     except DomainError as error:
-        return await show_refusal(_shown_again(request, container, post, actor), error)
-    return await people_page(request, container, post.visitor, actor, issued=[view], refused=[])
+        return await show_refusal(again, error)
+    return await again(issued=[view], refused=[])
 
 
 @router.post("/invitations/{invitation_id}/revoke")
-async def revoke(
-    tenant_id: uuid.UUID,
-    invitation_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
+async def revoke(tenant_id: uuid.UUID, invitation_id: uuid.UUID, visit: FormVisit) -> Response:
     """Withdraw an invitation (as `DELETE /v1/invitations/{id}`)."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    return await redirect_after(
-        container.invitations.revoke(actor=actor, invitation_id=invitation_id),
-        done=f"/app/t/{tenant_id}/members?notice=invitation_revoked",
-        refused=_shown_again(request, container, post, actor),
-    )
+    form = await _people_form(visit, tenant_id)
+    revoked = visit.container.invitations.revoke
+    return await form.change(revoked, "invitation_revoked", invitation_id=invitation_id)

@@ -8,95 +8,69 @@ from __future__ import annotations
 
 import uuid
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Response
 
-from tenantry.bootstrap import Container
-from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.errors import DomainError
-from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.teams import TeamName
-from tenantry.transports.web.app_pages import app_page, tenant_actor
-from tenantry.transports.web.entry import failure
-from tenantry.transports.web.forms import PageAgain, redirect_after
+from tenantry.transports.web.acting import Acting, FormVisit, PageVisit
+from tenantry.transports.web.forms import TenantForm, add_rename_and_delete, show_refusal
 from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.paging import page_links, requested_page
 from tenantry.transports.web.render import WebRoute
-from tenantry.transports.web.visitors import Post, PostDep, Visitor, VisitorDep, field, form_id
+from tenantry.transports.web.visitors import form_id
 
 router = PrefixedRouter(
     prefix="/app/t/{tenant_id}/teams", route_class=WebRoute, include_in_schema=False
 )
+# One team's page and the forms posted from it.
+team_router = PrefixedRouter(
+    prefix="/app/t/{tenant_id}/teams/{team_id}", route_class=WebRoute, include_in_schema=False
+)
 TEAM_NAME = name_rule("a team name", TeamName)
 
 
-async def teams_page(
-    request: Request,
-    container: Container,
-    visitor: Visitor,
-    actor: TenantActor,
-    *,
-    status: int = 200,
-    **context: Any,
-) -> Response:
+def teams_path(tenant_id: uuid.UUID) -> str:
+    return f"/app/t/{tenant_id}/teams"
+
+
+async def teams_page(acting: Acting, *, status: int = 200, **context: Any) -> Response:
     """The tenant's teams with their member counts, as of now."""
-    tenant = await container.tenant_views.get(actor.tenant_id)
-    found = await container.teams.find(actor=actor, page=requested_page(request, "after"))
-    return await app_page(
-        request,
-        container,
-        visitor,
+    return await acting.listing_page(
         "teams.html",
+        acting.container.teams.find,
+        title="Teams",
+        collection="teams",
         status=status,
-        current_tenant_id=actor.tenant_id,
-        title=f"Teams · {tenant.name}",
-        tenant=tenant,
-        teams=found.items,
-        team_pages=page_links(request, f"/app/t/{actor.tenant_id}/teams", "after", found),
-        admin=outranks_or_equals(actor.role, "admin"),
         **context,
     )
 
 
 async def team_page(
-    request: Request,
-    container: Container,
-    visitor: Visitor,
-    actor: TenantActor,
-    team_id: uuid.UUID,
-    *,
-    status: int = 200,
-    **context: Any,
+    acting: Acting, team_id: uuid.UUID, *, status: int = 200, **context: Any
 ) -> Response:
     """One team with its linked projects, and for admins its members and who can be added; its
     absence is the teams page with a 404."""
-    tenant = await container.tenant_views.get(actor.tenant_id)
+    request = acting.request
     try:
-        shown = await container.teams.overview(
-            actor=actor,
+        shown = await acting.container.teams.overview(
+            actor=acting.actor,
             team_id=team_id,
             projects=requested_page(request, "projects"),
             members=requested_page(request, "members"),
             candidates=requested_page(request, "candidates"),
         )
     except DomainError as error:
-        code, message = failure(error)
-        return await teams_page(request, container, visitor, actor, status=code, error=message)
-    path = f"/app/t/{actor.tenant_id}/teams/{team_id}"
+        return await show_refusal(partial(teams_page, acting), error)
+    path = f"{teams_path(acting.actor.tenant_id)}/{team_id}"
     members, candidates = shown.members, shown.candidates
-    return await app_page(
-        request,
-        container,
-        visitor,
+    return await acting.tenant_page(
         "team.html",
         status=status,
-        current_tenant_id=actor.tenant_id,
-        title=f"{shown.team.name} · {tenant.name}",
-        tenant=tenant,
+        title=shown.team.name,
         team=shown.team,
-        admin=outranks_or_equals(actor.role, "admin"),
         linked_projects=shown.linked_projects.items,
         project_pages=page_links(request, path, "projects", shown.linked_projects),
         members=members.items if members else [],
@@ -107,132 +81,57 @@ async def team_page(
     )
 
 
-def _shown_again(
-    request: Request, container: Container, post: Post, actor: TenantActor, team_id: uuid.UUID
-) -> PageAgain:
-    return partial(team_page, request, container, post.visitor, actor, team_id)
+async def team_form(tenant_id: uuid.UUID, team_id: uuid.UUID, visit: FormVisit) -> TenantForm:
+    """The forms of the team's page; a refusal shows the page again."""
+    acting = await visit.acting_in(tenant_id)
+    path = f"{teams_path(tenant_id)}/{team_id}"
+    return TenantForm(acting, path, partial(team_page, acting, team_id), {"team_id": team_id})
+
+
+async def team_member_form(
+    tenant_id: uuid.UUID, team_id: uuid.UUID, user_id: uuid.UUID, visit: FormVisit
+) -> TenantForm:
+    """The forms about one member of the team, every id of the path read before the actor is
+    checked."""
+    return (await team_form(tenant_id, team_id, visit)).about(user_id=user_id)
+
+
+TeamForm = Annotated[TenantForm, Depends(team_form)]
+TeamMemberForm = Annotated[TenantForm, Depends(team_member_form)]
 
 
 @router.get("")
-async def list_page(
-    tenant_id: uuid.UUID, request: Request, container: ContainerDep, visitor: VisitorDep
-) -> Response:
-    actor = await tenant_actor(request, container, visitor, tenant_id)
-    return await teams_page(request, container, visitor, actor)
+async def list_page(tenant_id: uuid.UUID, visit: PageVisit) -> Response:
+    return await teams_page(await visit.acting_in(tenant_id))
 
 
 @router.post("")
-async def create(
-    tenant_id: uuid.UUID, request: Request, container: ContainerDep, post: PostDep
-) -> Response:
+async def create(tenant_id: uuid.UUID, visit: FormVisit) -> Response:
     """A new team (as `POST /v1/teams`), within the plan's team limit."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    name = TEAM_NAME.read(post.form)
-    if name is None:
-        return await teams_page(
-            request, container, post.visitor, actor, status=422, error=TEAM_NAME.message
-        )
-    return await redirect_after(
-        container.teams.create(actor=actor, name=name),
-        done=lambda team: f"/app/t/{tenant_id}/teams/{team.id}?notice=team_created",
-        refused=partial(teams_page, request, container, post.visitor, actor),
-    )
+    acting, path = await visit.acting_in(tenant_id), teams_path(tenant_id)
+    form = TenantForm(acting, path, partial(teams_page, acting), {})
+    to_team = lambda team: f"{path}/{team.id}"  # noqa: E731
+    return await form.named(TEAM_NAME, visit.container.teams.create, "team_created", done=to_team)
 
 
-@router.get("/{team_id}")
-async def show(
-    tenant_id: uuid.UUID,
-    team_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    visitor: VisitorDep,
-) -> Response:
-    actor = await tenant_actor(request, container, visitor, tenant_id)
-    return await team_page(request, container, visitor, actor, team_id)
+add_rename_and_delete(team_router, Depends(team_form), TEAM_NAME, "team", lambda on: on.teams)
 
 
-@router.post("/{team_id}/rename")
-async def rename(
-    tenant_id: uuid.UUID,
-    team_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
-    """Rename the team (as `PATCH /v1/teams/{id}`); names are unique in the tenant."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    name = TEAM_NAME.read(post.form)
-    if name is None:
-        return await team_page(
-            request, container, post.visitor, actor, team_id, status=422, error=TEAM_NAME.message
-        )
-    return await redirect_after(
-        container.teams.rename(actor=actor, team_id=team_id, name=name),
-        done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_renamed",
-        refused=_shown_again(request, container, post, actor, team_id),
-    )
+@team_router.get("")
+async def show(tenant_id: uuid.UUID, team_id: uuid.UUID, visit: PageVisit) -> Response:
+    return await team_page(await visit.acting_in(tenant_id), team_id)
 
 
-@router.post("/{team_id}/delete")
-async def delete(
-    tenant_id: uuid.UUID,
-    team_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
-    """Delete the team with its memberships and project links (as `DELETE /v1/teams/{id}`),
-    only with the confirmation box ticked."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    if field(post.form, "confirm", limit=8) != "yes":
-        message = "Tick the box to confirm deleting the team."
-        return await team_page(
-            request, container, post.visitor, actor, team_id, status=422, error=message
-        )
-    return await redirect_after(
-        container.teams.delete(actor=actor, team_id=team_id),
-        done=f"/app/t/{tenant_id}/teams?notice=team_deleted",
-        refused=_shown_again(request, container, post, actor, team_id),
-    )
-
-
-@router.post("/{team_id}/members")
-async def add_member(
-    tenant_id: uuid.UUID,
-    team_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
+@team_router.post("/members")
+async def add_member(form: TeamForm) -> Response:
     """Put a tenant member in the team (as `PUT /v1/teams/{id}/members/{user_id}`)."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    user_id = form_id(post, "user_id")
-    if user_id is None:
-        message = "Choose a member of the tenant to add."
-        return await team_page(
-            request, container, post.visitor, actor, team_id, status=422, error=message
-        )
-    return await redirect_after(
-        container.teams.add_member(actor=actor, team_id=team_id, user_id=user_id),
-        done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_added",
-        refused=_shown_again(request, container, post, actor, team_id),
-    )
+    problem = "Choose a member of the tenant to add."
+    chosen, added = form_id(form.acting.form, "user_id"), form.container.teams.add_member
+    return await form.change(added, "team_member_added", problem=problem, user_id=chosen)
 
 
-@router.post("/{team_id}/members/{user_id}/remove")
-async def remove_member(
-    tenant_id: uuid.UUID,
-    team_id: uuid.UUID,
-    user_id: uuid.UUID,
-    request: Request,
-    container: ContainerDep,
-    post: PostDep,
-) -> Response:
+@team_router.post("/members/{user_id}/remove")
+async def remove_member(form: TeamMemberForm) -> Response:
     """Take a member out of the team (as `DELETE /v1/teams/{id}/members/{user_id}`); they stay
     a member of the tenant."""
-    actor = await tenant_actor(request, container, post.visitor, tenant_id)
-    return await redirect_after(
-        container.teams.remove_member(actor=actor, team_id=team_id, user_id=user_id),
-        done=f"/app/t/{tenant_id}/teams/{team_id}?notice=team_member_removed",
-        refused=_shown_again(request, container, post, actor, team_id),
-    )
+    return await form.change(form.container.teams.remove_member, "team_member_removed")

@@ -142,10 +142,10 @@ def field(form: FormData, name: str, *, limit: int = 4096) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def form_id(post: Post, name: str) -> uuid.UUID | None:
+def form_id(form: FormData, name: str) -> uuid.UUID | None:
     """The id a select posted, or None when it is missing or malformed."""
     try:
-        return uuid.UUID(field(post.form, name, limit=40))
+        return uuid.UUID(field(form, name, limit=40))
     except ValueError:
         return None
 
