@@ -9,9 +9,9 @@ import re
 import uuid
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Depends, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.capabilities import capabilities_of
@@ -69,9 +69,27 @@ async def people_page(acting: Acting, *, status: int = 200, **context: Any) -> R
     )
 
 
-async def _people_form(visit: FormVisit, tenant_id: uuid.UUID) -> TenantForm:
+async def people_form(tenant_id: uuid.UUID, visit: FormVisit) -> TenantForm:
+    """The forms of the members page; a refusal shows the page again."""
     acting = await visit.acting_in(tenant_id)
     return TenantForm(acting, members_path(tenant_id), partial(people_page, acting), {})
+
+
+async def member_form(tenant_id: uuid.UUID, user_id: uuid.UUID, visit: FormVisit) -> TenantForm:
+    """The forms about one member, every id of the path read before the actor is checked."""
+    return (await people_form(tenant_id, visit)).about(user_id=user_id)
+
+
+async def one_invitation_form(
+    tenant_id: uuid.UUID, invitation_id: uuid.UUID, visit: FormVisit
+) -> TenantForm:
+    """The forms about one invitation, its id read before the actor is checked."""
+    return (await people_form(tenant_id, visit)).about(invitation_id=invitation_id)
+
+
+PeopleForm = Annotated[TenantForm, Depends(people_form)]
+MemberForm = Annotated[TenantForm, Depends(member_form)]
+InvitationForm = Annotated[TenantForm, Depends(one_invitation_form)]
 
 
 @router.get("/members")
@@ -80,23 +98,21 @@ async def members(tenant_id: uuid.UUID, visit: PageVisit) -> Response:
 
 
 @router.post("/members/{user_id}/role")
-async def set_role(tenant_id: uuid.UUID, user_id: uuid.UUID, visit: FormVisit) -> Response:
+async def set_role(form: MemberForm) -> Response:
     """Change a member's role (as `PATCH /v1/members/{user_id}`)."""
-    form = await _people_form(visit, tenant_id)
-    role = field(visit.form, "role", limit=16)
-    changed = partial(visit.container.members.change_role, user_id=user_id)
+    role = field(form.acting.form, "role", limit=16)
     chosen = role if role in ROLE_RANK else None
+    changed = form.container.members.change_role
     return await form.change(changed, "role_changed", problem="Choose a role.", role=chosen)
 
 
 @router.post("/members/{user_id}/remove")
-async def remove(tenant_id: uuid.UUID, user_id: uuid.UUID, visit: FormVisit) -> Response:
+async def remove(user_id: uuid.UUID, form: MemberForm) -> Response:
     """Evict a member, or leave when it is the visitor (as `DELETE /v1/members/{user_id}`)."""
-    form = await _people_form(visit, tenant_id)
-    removed = visit.container.members.remove
+    removed = form.container.members.remove
     if user_id == form.acting.actor.user_id:
-        return await form.change(removed, "left_tenant", done="/app", user_id=user_id)
-    return await form.change(removed, "member_removed", user_id=user_id)
+        return await form.change(removed, "left_tenant", done="/app")
+    return await form.change(removed, "member_removed")
 
 
 def invitation_form(form: Any) -> tuple[list[str], str] | str:
@@ -131,39 +147,34 @@ async def invite_all(
 
 
 @router.post("/invitations")
-async def invite(tenant_id: uuid.UUID, visit: FormVisit) -> Response:
+async def invite(form: PeopleForm) -> Response:
     """Invite each address given (as `POST /v1/invitations`, one transaction each), then show
     the accept links: the token exists only in this response."""
-    acting = await visit.acting_in(tenant_id)
-    wanted = invitation_form(visit.form)
+    wanted = invitation_form(form.acting.form)
     if isinstance(wanted, str):
-        return await people_page(acting, status=422, error=wanted)
-    issued, refused = await invite_all(visit.container, acting.actor, *wanted)
+        return await form.again(status=422, error=wanted)
+    issued, refused = await invite_all(form.container, form.acting.actor, *wanted)
     waits = [item.retry_after for item in refused if item.retry_after is not None]
     status = 200 if issued else 429 if waits else 422
-    response = await people_page(acting, status=status, issued=issued, refused=refused)
+    response = await form.again(status=status, issued=issued, refused=refused)
     if status == 429:
         response.headers["Retry-After"] = str(max(waits))
     return response
 
 
 @router.post("/invitations/{invitation_id}/resend")
-async def resend(tenant_id: uuid.UUID, invitation_id: uuid.UUID, visit: FormVisit) -> Response:
+async def resend(invitation_id: uuid.UUID, form: InvitationForm) -> Response:
     """Mail the invitation again under a new link (as `POST /v1/invitations/{id}/resend`)."""
-    acting = await visit.acting_in(tenant_id)
-    again = partial(people_page, acting)
     try:
-        view = await visit.container.invitations.resend(
-            actor=acting.actor, invitation_id=invitation_id
+        view = await form.container.invitations.resend(
+            actor=form.acting.actor, invitation_id=invitation_id
         )
     except DomainError as error:
-        return await show_refusal(again, error)
-    return await again(issued=[view], refused=[])
+        return await show_refusal(form.again, error)
+    return await form.again(issued=[view], refused=[])
 
 
 @router.post("/invitations/{invitation_id}/revoke")
-async def revoke(tenant_id: uuid.UUID, invitation_id: uuid.UUID, visit: FormVisit) -> Response:
+async def revoke(form: InvitationForm) -> Response:
     """Withdraw an invitation (as `DELETE /v1/invitations/{id}`)."""
-    form = await _people_form(visit, tenant_id)
-    revoked = visit.container.invitations.revoke
-    return await form.change(revoked, "invitation_revoked", invitation_id=invitation_id)
+    return await form.change(form.container.invitations.revoke, "invitation_revoked")
