@@ -25,6 +25,7 @@ from tenantry.domain.dataplane import cleanup
 from tenantry.domain.dataplane.units import TenantData
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
+from tenantry.domain.names import SLUG_MAX_LENGTH, SLUG_PATTERN
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
 from tenantry.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -33,8 +34,6 @@ from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Environment, Project
 
 DEFAULT_ENVIRONMENTS = (("Development", "development"), ("Production", "production"))
-SLUG_MAX_LENGTH = 63
-SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{0,{SLUG_MAX_LENGTH - 1}}}$"
 
 
 def new_client_key() -> str:

@@ -11,10 +11,10 @@ from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts.roles import TenantActor
+from tenantry.domain.names import DisplayName
 from tenantry.errors import DomainError, PermissionDenied
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.common import DisplayName
 from tenantry.transports.web.entry import failure
 from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.render import NOTICES, WebRoute, page, redirect

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Depends, Response
 
 from tenantry.bootstrap import Container
 from tenantry.domain.accounts import environments
+from tenantry.domain.names import EnvironmentName
 from tenantry.errors import DomainError
 from tenantry.storage.models import Environment
-from tenantry.transports.rest.schemas.projects import EnvironmentName
 from tenantry.transports.web.acting import Acting, FormVisit, PageVisit
 from tenantry.transports.web.forms import TenantForm, add_rename_and_delete, show_refusal
 from tenantry.transports.web.names import name_rule

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import Request, Response
 
 from tenantry.domain.accounts.users import MembershipView
+from tenantry.domain.names import TenantName
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.common import TenantName
 from tenantry.transports.web.app_pages import app_page
 from tenantry.transports.web.names import name_rule
 from tenantry.transports.web.render import WebRoute, redirect

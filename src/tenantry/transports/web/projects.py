@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from tenantry.transports.rest.schemas.projects import ProjectName
+from tenantry.domain.names import ProjectName
 from tenantry.transports.web.acting import Acting, FormVisit, PageVisit
 from tenantry.transports.web.forms import TenantForm
 from tenantry.transports.web.names import name_rule

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Response
 
+from tenantry.domain.names import TeamName
 from tenantry.errors import DomainError
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.teams import TeamName
 from tenantry.transports.web.acting import Acting, FormVisit, PageVisit
 from tenantry.transports.web.forms import TenantForm, add_rename_and_delete, show_refusal
 from tenantry.transports.web.names import name_rule

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from tenantry.transports.rest.schemas.common import DisplayName, TenantName
+from tenantry.domain.names import DisplayName, TenantName
 
 
 class MembershipRead(BaseModel):

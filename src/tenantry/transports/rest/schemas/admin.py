@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.transports.rest.schemas.common import Email, Name, TenantName
+from tenantry.domain.names import Name, TenantName
+from tenantry.transports.rest.schemas.common import Email
 
 PlanId = Annotated[str, Field(min_length=1, max_length=50)]
 TenantStatus = Literal["active", "disabled", "provisioning"]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from tenantry.transports.rest.schemas.common import Label
+from tenantry.domain.names import Label
 
 ExperimentName = Annotated[Label, Field(max_length=200)]
 

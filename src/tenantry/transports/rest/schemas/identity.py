@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from tenantry.transports.rest.schemas.common import Code, Email, EmailLike, Name, Password
+from tenantry.domain.names import Name
+from tenantry.transports.rest.schemas.common import Code, Email, EmailLike, Password
 
 
 class SignUpRequest(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from tenantry.domain.dataplane.products import MAX_PRICE_CENTS
-from tenantry.transports.rest.schemas.common import Label
+from tenantry.domain.names import Label
 
 ProductName = Annotated[Label, Field(max_length=200)]
 # Free text, but no NUL: PostgreSQL refuses it in text columns.

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
-from tenantry.domain.accounts.environments import SLUG_PATTERN, snippet
+from tenantry.domain.accounts.environments import snippet
+from tenantry.domain.names import EnvironmentName, ProjectName, Slug
 from tenantry.storage.models import Environment
-from tenantry.transports.rest.schemas.common import Label
-
-ProjectName = Annotated[Label, Field(max_length=200)]
-EnvironmentName = Annotated[Label, Field(max_length=100)]
-Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 
 
 class ProjectCreate(BaseModel):

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.transports.rest.schemas.common import Email, Name, Password, TenantName
+from tenantry.domain.names import Name, TenantName
+from tenantry.transports.rest.schemas.common import Email, Password
 
 
 class RegistrationCreate(BaseModel):

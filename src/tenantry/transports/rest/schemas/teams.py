@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from tenantry.transports.rest.schemas.common import Label
-
-TeamName = Annotated[Label, Field(max_length=200)]
+from tenantry.domain.names import TeamName
 
 
 class TeamCreate(BaseModel):

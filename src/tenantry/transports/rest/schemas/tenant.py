@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from tenantry.transports.rest.schemas.common import CONTROL_FREE, TenantName
+from tenantry.domain.names import CONTROL_FREE, TenantName
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200, pattern=CONTROL_FREE)]
 

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import Request, Response
 
 from tenantry.bootstrap import Container
+from tenantry.domain.names import Name, TenantName
 from tenantry.domain.provider.admin_details import TenantDetails
 from tenantry.domain.provider.admin_tenants import NewTenant
 from tenantry.errors import DomainError
 from tenantry.transports.rest.deps import ContainerDep
-from tenantry.transports.rest.schemas.common import Name, TenantName
 from tenantry.transports.web.admin.access import AdminDep, AdminPostDep
 from tenantry.transports.web.admin.pages import TEXT_LIMIT, admin_page, console_router, plan_ids
 from tenantry.transports.web.entry import failure, normalized_email
