@@ -354,7 +354,11 @@ class Container:
             db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
         )
         self.environments = Environments(
-            db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
+            db=self.db,
+            clock=self.clock,
+            plans=self.plans,
+            tenant_data=self.tenant_data,
+            public_url=self.settings.public_url,
         )
         self.teams = Teams(db=self.db, clock=self.clock, plans=self.plans)
         self.onboarding = OnboardingWizard(db=self.db, clock=self.clock, plans=self.plans)

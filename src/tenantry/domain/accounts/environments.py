@@ -28,6 +28,7 @@ from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.names import SLUG_MAX_LENGTH, SLUG_PATTERN
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.views import ReadModel
 from tenantry.errors import Conflict, DomainError, InvalidInput, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
@@ -42,6 +43,27 @@ def new_client_key() -> str:
 
 def snippet(*, public_url: str, client_key: str) -> str:
     return f'<script src="{public_url}/sdk.js" data-client-key="{client_key}" async></script>'
+
+
+class EnvironmentView(ReadModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    client_key: str
+    snippet: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, environment: Environment, *, public_url: str) -> EnvironmentView:
+        """The environment with the script tag that installs its client key."""
+        return cls(
+            id=environment.id,
+            name=environment.name,
+            slug=environment.slug,
+            client_key=environment.client_key,
+            snippet=snippet(public_url=public_url, client_key=environment.client_key),
+            created_at=environment.created_at,
+        )
 
 
 def slug_for(name: str, slug: str | None = None) -> str:
@@ -152,25 +174,36 @@ class Environments:
     of the tenant's data store after it."""
 
     def __init__(
-        self, *, db: Database, clock: Clock, plans: PlanCatalog, tenant_data: TenantData
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        plans: PlanCatalog,
+        tenant_data: TenantData,
+        public_url: str,
     ) -> None:
         self._db = db
         self._clock = clock
         self._plans = plans
         self._tenant_data = tenant_data
+        self._public_url = public_url
+
+    def _view(self, environment: Environment) -> EnvironmentView:
+        return EnvironmentView.of(environment, public_url=self._public_url)
 
     async def of_project(
         self, *, actor: TenantActor, project_id: uuid.UUID, page: PageRequest
-    ) -> Page[Environment]:
+    ) -> Page[EnvironmentView]:
         async with self._db.read() as session:
-            return await list_environments(session, actor=actor, project_id=project_id, page=page)
+            found = await list_environments(session, actor=actor, project_id=project_id, page=page)
+        return Page([self._view(row) for row in found.items], found.next_cursor)
 
     async def first_of_projects(
         self, *, wanted: Sequence[tuple[TenantActor, uuid.UUID, int]]
-    ) -> list[list[Environment] | DomainError]:
+    ) -> list[list[EnvironmentView] | DomainError]:
         """For each (actor, project, limit), the project's first `limit` environments, all
         read in one session; a refusal (no such project) answers its own entry only."""
-        results: list[list[Environment] | DomainError] = []
+        results: list[list[EnvironmentView] | DomainError] = []
         async with self._db.read() as session:
             for actor, project_id, limit in wanted:
                 try:
@@ -180,16 +213,17 @@ class Environments:
                 except DomainError as error:
                     results.append(error)
                 else:
-                    results.append(found.items)
+                    results.append([self._view(row) for row in found.items])
         return results
 
     async def get(
         self, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
-    ) -> Environment:
+    ) -> EnvironmentView:
         async with self._db.read() as session:
-            return await get_environment_or_raise(
+            environment = await get_environment_or_raise(
                 session, actor=actor, project_id=project_id, environment_id=environment_id
             )
+            return self._view(environment)
 
     @overload
     async def create(
@@ -200,7 +234,7 @@ class Environments:
         name: str,
         slug: str | None,
         key: None = None,
-    ) -> Environment: ...
+    ) -> EnvironmentView: ...
 
     @overload
     async def create(
@@ -210,8 +244,8 @@ class Environments:
         project_id: uuid.UUID,
         name: str,
         slug: str | None,
-        key: KeyClaim[Environment],
-    ) -> Environment | StoredResponse: ...
+        key: KeyClaim[EnvironmentView],
+    ) -> EnvironmentView | StoredResponse: ...
 
     async def create(
         self,
@@ -220,8 +254,8 @@ class Environments:
         project_id: uuid.UUID,
         name: str,
         slug: str | None,
-        key: KeyClaim[Environment] | None = None,
-    ) -> Environment | StoredResponse:
+        key: KeyClaim[EnvironmentView] | None = None,
+    ) -> EnvironmentView | StoredResponse:
         """A new environment, within the plan's `environments_per_project` limit; the slug
         (made from the name when absent) is unique in the project. With an Idempotency-Key, a
         repeat gets the first answer back as a `StoredResponse`."""
@@ -239,7 +273,7 @@ class Environments:
         name: str,
         slug: str | None,
         now: datetime,
-    ) -> Environment:
+    ) -> EnvironmentView:
         actor.require("editor")
         slug = slug_for(name, slug)
         tenant = await lock_tenant(session, actor.tenant_id)
@@ -260,7 +294,7 @@ class Environments:
         [environment] = await add_environments(
             session, actor=actor, project_id=project_id, names_and_slugs=((name, slug),), now=now
         )
-        return environment
+        return self._view(environment)
 
     async def rename(
         self,
@@ -269,7 +303,7 @@ class Environments:
         project_id: uuid.UUID,
         environment_id: uuid.UUID,
         name: str | None,
-    ) -> Environment:
+    ) -> EnvironmentView:
         """Rename only: the slug and the key are what installed snippets and clients rely
         on."""
         actor.require("editor")
@@ -281,11 +315,11 @@ class Environments:
                 await session.flush()
                 target = (project_id, environment_id)
                 await _audit(session, actor, "environment.updated", target, {"name": name}, now=now)
-            return environment
+            return self._view(environment)
 
     async def rotate_key(
         self, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID
-    ) -> Environment:
+    ) -> EnvironmentView:
         """Replace the environment's client key (admins); the old one stops matching at
         commit."""
         actor.require("admin")
@@ -297,7 +331,7 @@ class Environments:
             await bump_access_epoch(session)  # processes cache key -> environment (collection)
             target = (project_id, environment_id)
             await _audit(session, actor, "environment.key_rotated", target, {}, now=now)
-            return environment
+            return self._view(environment)
 
     async def delete(
         self, *, actor: TenantActor, project_id: uuid.UUID, environment_id: uuid.UUID

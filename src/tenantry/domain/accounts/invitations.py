@@ -23,6 +23,7 @@ from tenantry.domain.identity.toolkit import email_key
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.views import ReadModel
 from tenantry.errors import Conflict, Gone, NotFound, PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
@@ -74,19 +75,17 @@ class InvitationAllowance:
     per_tenant: LockoutPolicy
 
 
-@dataclass(frozen=True)
-class InvitationView:
+class InvitationView(ReadModel):
     id: uuid.UUID
     email: str
     role: str
     status: str
     expires_at: datetime
     created_at: datetime
-    # Known only in the response that issues the token: the table holds its hash alone.
-    accept_url: str | None = None
 
     @classmethod
-    def of(cls, invitation: Invitation, *, now: datetime, accept_url: str | None = None) -> Self:
+    def of(cls, invitation: Invitation, *, now: datetime, **extra: str) -> Self:
+        """The invitation as it stands at `now`; `extra` fills a subclass's fields."""
         return cls(
             id=invitation.id,
             email=invitation.email,
@@ -94,12 +93,17 @@ class InvitationView:
             status=invitation_status(invitation, now=now),
             expires_at=invitation.expires_at,
             created_at=invitation.created_at,
-            accept_url=accept_url,
+            **extra,
         )
 
 
-@dataclass(frozen=True)
-class InvitationPreview:
+class InvitationIssued(InvitationView):
+    """The one response that shows the token, in `accept_url`: only its hash is stored."""
+
+    accept_url: str
+
+
+class InvitationPreview(ReadModel):
     tenant_name: str
     inviter_name: str | None
     email: str
@@ -162,7 +166,7 @@ class Invitations:
         role: str,
         lifetime: timedelta = ...,
         key: None = None,
-    ) -> InvitationView: ...
+    ) -> InvitationIssued: ...
 
     @overload
     async def create(
@@ -172,8 +176,8 @@ class Invitations:
         email: str,
         role: str,
         lifetime: timedelta = ...,
-        key: KeyClaim[InvitationView],
-    ) -> InvitationView | StoredResponse: ...
+        key: KeyClaim[InvitationIssued],
+    ) -> InvitationIssued | StoredResponse: ...
 
     async def create(
         self,
@@ -182,8 +186,8 @@ class Invitations:
         email: str,
         role: str,
         lifetime: timedelta = DEFAULT_LIFETIME,
-        key: KeyClaim[InvitationView] | None = None,
-    ) -> InvitationView | StoredResponse:
+        key: KeyClaim[InvitationIssued] | None = None,
+    ) -> InvitationIssued | StoredResponse:
         """Invite `email` as `role` and mail the invitee the accept URL. Only owners invite
         owners; the plan's member limit counts pending invitations as members. With an
         Idempotency-Key, a repeat gets the first answer back as a `StoredResponse`."""
@@ -205,7 +209,7 @@ class Invitations:
         email: str,
         role: str,
         lifetime: timedelta,
-    ) -> InvitationView:
+    ) -> InvitationIssued:
         _require_may_grant(actor, role)
         tenant = await lock_tenant(session, actor.tenant_id)
         now = self._clock.now()
@@ -232,7 +236,7 @@ class Invitations:
         actor: TenantActor,
         invitation_id: uuid.UUID,
         lifetime: timedelta = DEFAULT_LIFETIME,
-    ) -> InvitationView:
+    ) -> InvitationIssued:
         """Mail a pending or expired invitation again under a new token and expiry; the old
         token stops working at once. A revived invitation takes a seat again."""
         actor.require("admin")
@@ -332,7 +336,7 @@ class Invitations:
 
     async def _issue(
         self, session: AsyncSession, invitation: Invitation, *, lifetime: timedelta, now: datetime
-    ) -> InvitationView:
+    ) -> InvitationIssued:
         """Give the invitation a new token and expiry, and queue the mail that carries it,
         once the recipient's and the tenant's invitation mail allowances admit it."""
         await self._reserve_mail(session, invitation, now=now)
@@ -354,7 +358,7 @@ class Invitations:
                 "expires_at": invitation.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
             },
         )
-        return InvitationView.of(invitation, now=now, accept_url=accept_url)
+        return InvitationIssued.of(invitation, now=now, accept_url=accept_url)
 
     async def _reserve_mail(
         self, session: AsyncSession, invitation: Invitation, *, now: datetime

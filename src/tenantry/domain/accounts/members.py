@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, delete, func, select
@@ -20,6 +19,7 @@ from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.accounts.users import fall_back_to_personal_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.views import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
@@ -28,8 +28,7 @@ from tenantry.storage.models import Membership, TeamMember, Tenant, User
 MembersKey = tuple[uuid.UUID, int]  # tenant, limit
 
 
-@dataclass(frozen=True)
-class MemberView:
+class MemberView(ReadModel):
     user_id: uuid.UUID
     email: str
     name: str
@@ -74,7 +73,7 @@ async def list_members(
     )
     rows = list(await session.execute(statement))
     found = make_page(rows, page, key=lambda row: (row.created_at, row.id))
-    return Page([MemberView(*row[:5]) for row in found.items], found.next_cursor)
+    return Page([MemberView.of_row(row[:5]) for row in found.items], found.next_cursor)
 
 
 async def _get_member_or_raise(
@@ -83,7 +82,7 @@ async def _get_member_or_raise(
     row = (await session.execute(_members_of(tenant_id).where(User.id == user_id))).one_or_none()
     if row is None:
         raise member_not_found()
-    return MemberView(*row)
+    return MemberView.of_row(row)
 
 
 class Members:

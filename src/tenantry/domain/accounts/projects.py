@@ -30,6 +30,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.views import ReadModel
 from tenantry.errors import NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
@@ -40,8 +41,7 @@ from tenantry.storage.upsert import insert_on_conflict
 _audit = partial(record_actor_audit, target_type="project")
 
 
-@dataclass(frozen=True)
-class ProjectView:
+class ProjectView(ReadModel):
     id: uuid.UUID
     name: str
     team_ids: list[uuid.UUID]
@@ -101,7 +101,7 @@ async def create_project(
         names_and_slugs=DEFAULT_ENVIRONMENTS,
         now=now,
     )
-    return ProjectView(project.id, project.name, [], project.created_at)
+    return ProjectView(id=project.id, name=project.name, team_ids=[], created_at=project.created_at)
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,10 @@ async def _with_team_ids(
         )
         for project_id, team_id in links:
             team_ids[project_id].append(team_id)
-    return [ProjectView(p.id, p.name, team_ids[p.id], p.created_at) for p in projects]
+    return [
+        ProjectView(id=p.id, name=p.name, team_ids=team_ids[p.id], created_at=p.created_at)
+        for p in projects
+    ]
 
 
 def _project_event(event_type: str, actor: TenantActor, project: Project) -> Event:

@@ -20,6 +20,7 @@ from tenantry.domain.audit import record_actor_audit
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
+from tenantry.domain.views import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.models import Membership, ProjectTeam, Team, TeamMember, User
@@ -32,16 +33,14 @@ if TYPE_CHECKING:
 _audit = partial(record_actor_audit, target_type="team")
 
 
-@dataclass(frozen=True)
-class TeamView:
+class TeamView(ReadModel):
     id: uuid.UUID
     name: str
     member_count: int
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class TeamMemberView:
+class TeamMemberView(ReadModel):
     user_id: uuid.UUID
     email: str
     name: str
@@ -84,7 +83,7 @@ async def list_teams(
         created_at=Team.created_at,
         row_id=Team.id,
     )
-    views = [TeamView(*row) for row in await session.execute(statement)]
+    views = [TeamView.of_row(row) for row in await session.execute(statement)]
     return make_page(views, page, key=lambda team: (team.created_at, team.id))
 
 
@@ -200,7 +199,7 @@ class Teams:
         session.add(team)
         await session.flush()
         await _audit(session, actor, "team.created", team.id, {"name": name}, now=now)
-        return TeamView(team.id, team.name, 0, team.created_at)
+        return TeamView(id=team.id, name=team.name, member_count=0, created_at=team.created_at)
 
     async def rename(self, *, actor: TenantActor, team_id: uuid.UUID, name: str | None) -> TeamView:
         actor.require("admin")
@@ -266,7 +265,7 @@ class Teams:
                     _MEMBER_VIEW.where(TeamMember.team_id == team_id, TeamMember.user_id == user_id)
                 )
             ).one()
-            return TeamMemberView(*row)
+            return TeamMemberView.of_row(row)
 
     async def remove_member(
         self, *, actor: TenantActor, team_id: uuid.UUID, user_id: uuid.UUID
@@ -301,7 +300,7 @@ async def _team_view_or_raise(
     ).one_or_none()
     if row is None:
         raise _team_not_found()
-    return TeamView(*row)
+    return TeamView.of_row(row)
 
 
 async def _members_of(
@@ -315,7 +314,7 @@ async def _members_of(
         created_at=TeamMember.created_at,
         row_id=TeamMember.user_id,
     )
-    views = [TeamMemberView(*row) for row in await session.execute(statement)]
+    views = [TeamMemberView.of_row(row) for row in await session.execute(statement)]
     return make_page(views, page, key=lambda member: (member.added_at, member.user_id))
 
 

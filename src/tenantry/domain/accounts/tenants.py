@@ -5,10 +5,10 @@ members, owners and counted resources."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest
 from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
+from tenantry.domain.views import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
@@ -32,8 +33,7 @@ from tenantry.storage.silos import SiloStores
 from tenantry.storage.tenant_rows import delete_rows_in
 
 
-@dataclass(frozen=True)
-class TenantView:
+class TenantView(ReadModel):
     id: uuid.UUID
     name: str
     kind: str
@@ -44,7 +44,8 @@ class TenantView:
     features: dict[str, bool]
     limits: dict[str, int]
     created_at: datetime
-    feature_overrides: dict[str, Any]
+    # What deciding the tenant's features needs (`PlannedTenant`); not in the REST body.
+    feature_overrides: dict[str, Any] = Field(exclude=True)
 
 
 class Tenants:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,25 +13,25 @@ from tenantry.clock import Clock
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
+from tenantry.domain.views import ReadModel
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
 from tenantry.storage.models import Membership, Tenant, User
 
 
-@dataclass(frozen=True)
-class MembershipView:
+class MembershipView(ReadModel):
     tenant_id: uuid.UUID
     tenant_name: str
     tenant_kind: str
     tenant_status: str
     role: str
     plan: str
-    created_at: datetime
+    # When the user joined: it orders the pages, but the REST body does not show it.
+    created_at: datetime = Field(exclude=True)
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(ReadModel):
     id: uuid.UUID
     email: str
     name: str
@@ -96,7 +96,7 @@ async def list_memberships(session: AsyncSession, *, user_id: uuid.UUID) -> list
     rows = await session.execute(
         _memberships_of(user_id).order_by(Membership.created_at, Tenant.id)
     )
-    return [MembershipView(*row) for row in rows]
+    return [MembershipView.of_row(row) for row in rows]
 
 
 async def page_memberships(
@@ -105,7 +105,7 @@ async def page_memberships(
     statement = paginate(
         _memberships_of(user_id), page, created_at=Membership.created_at, row_id=Tenant.id
     )
-    views = [MembershipView(*row) for row in await session.execute(statement)]
+    views = [MembershipView.of_row(row) for row in await session.execute(statement)]
     return make_page(views, page, key=lambda view: (view.created_at, view.tenant_id))
 
 

@@ -12,11 +12,11 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from tenantry.bootstrap import Container
+from tenantry.domain.accounts.environments import EnvironmentView
 from tenantry.domain.accounts.members import MemberView
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.identity.access import Principal, TenantAccess
 from tenantry.errors import DomainError
-from tenantry.storage.models import Environment
 from tenantry.transports.graphql import loaders
 from tenantry.transports.graphql.inputs import page_request
 from tenantry.transports.rest.deps import ContainerDep, bearer_token, tenant_header
@@ -55,7 +55,7 @@ class GraphQLContext(BaseContext):
 
     async def environments_of(
         self, tenant_id: uuid.UUID, project_id: uuid.UUID, limit: int
-    ) -> list[Environment]:
+    ) -> list[EnvironmentView]:
         """The first `limit` environments of a project of a tenant the caller is in."""
         actor = await self.actor(tenant_id)
         return await self._environments.load((actor, project_id, page_request(limit).limit))

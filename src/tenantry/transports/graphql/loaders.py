@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from tenantry.bootstrap import Container
+from tenantry.domain.accounts.environments import EnvironmentView
 from tenantry.domain.accounts.members import MembersKey, MemberView
 from tenantry.domain.accounts.roles import TenantActor
-from tenantry.storage.models import Environment
 
 EnvironmentsKey = tuple[TenantActor, uuid.UUID, int]  # actor, project, limit
 
@@ -20,8 +20,10 @@ def members(container: Container) -> DataLoader[MembersKey, list[MemberView]]:
     return DataLoader(container.members.first_of_each)
 
 
-def environments(container: Container) -> DataLoader[EnvironmentsKey, list[Environment]]:
-    async def load_all(keys: list[EnvironmentsKey]) -> Sequence[list[Environment] | BaseException]:
+def environments(container: Container) -> DataLoader[EnvironmentsKey, list[EnvironmentView]]:
+    async def load_all(
+        keys: list[EnvironmentsKey],
+    ) -> Sequence[list[EnvironmentView] | BaseException]:
         return await container.environments.first_of_projects(wanted=keys)
 
     return DataLoader(load_all)

@@ -1,5 +1,5 @@
 """The GraphQL types of what tenants have (projects, their environments, invitations) and of
-the plan catalog, built from the domain views the REST schemas serialize."""
+the plan catalog, built by `from_model` from the domain's read models that REST returns."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from tenantry.domain.accounts.environments import snippet
-from tenantry.domain.accounts.invitations import InvitationView
+from tenantry.domain.accounts.invitations import InvitationIssued, InvitationView
 from tenantry.domain.accounts.projects import ProjectView
 from tenantry.domain.pagination import DEFAULT_LIMIT
 from tenantry.domain.plans import catalog
-from tenantry.storage.models import Environment as EnvironmentRow
 from tenantry.transports.graphql.context import Info
-from tenantry.transports.graphql.types import Role
+from tenantry.transports.graphql.types import Role, from_model
 
 
 @strawberry.type(description="A tier of the plan catalog (`GET /v1/plans`).")
@@ -31,14 +29,8 @@ class Plan:
 
     @classmethod
     def of(cls, plan: catalog.Plan) -> Plan:
-        return cls(
-            id=plan.id,
-            name=plan.name,
-            self_service=plan.self_service,
-            isolation=plan.isolation,
-            monthly_price_cents=plan.monthly_price_cents,
-            features=JSON(dict(plan.features)),
-            limits=JSON(dict(plan.limits)),
+        return from_model(
+            cls, plan, features=JSON(dict(plan.features)), limits=JSON(dict(plan.limits))
         )
 
 
@@ -51,22 +43,10 @@ class Environment:
     snippet: str = strawberry.field(description="The script tag to paste into a web page.")
     created_at: datetime
 
-    @classmethod
-    def of(cls, row: EnvironmentRow, *, public_url: str) -> Environment:
-        return cls(
-            id=row.id,
-            name=row.name,
-            slug=row.slug,
-            client_key=row.client_key,
-            snippet=snippet(public_url=public_url, client_key=row.client_key),
-            created_at=row.created_at,
-        )
-
 
 async def _environments(root: Project, info: Info, limit: int = DEFAULT_LIMIT) -> list[Environment]:
-    rows = await info.context.environments_of(root.tenant_id, root.id, limit)
-    public_url = info.context.container.settings.public_url
-    return [Environment.of(row, public_url=public_url) for row in rows]
+    views = await info.context.environments_of(root.tenant_id, root.id, limit)
+    return [from_model(Environment, view) for view in views]
 
 
 @strawberry.type(description="An app or product of the tenant.")
@@ -82,13 +62,7 @@ class Project:
 
     @classmethod
     def of(cls, view: ProjectView, *, tenant_id: uuid.UUID) -> Project:
-        return cls(
-            id=view.id,
-            name=view.name,
-            team_ids=list(view.team_ids),
-            created_at=view.created_at,
-            tenant_id=tenant_id,
-        )
+        return from_model(cls, view, tenant_id=tenant_id)
 
 
 @strawberry.type(description="An invitation to join the tenant (`POST /v1/invitations`).")
@@ -105,12 +79,5 @@ class Invitation:
 
     @classmethod
     def of(cls, view: InvitationView) -> Invitation:
-        return cls(
-            id=view.id,
-            email=view.email,
-            role=Role(view.role),
-            status=view.status,
-            expires_at=view.expires_at,
-            created_at=view.created_at,
-            accept_url=view.accept_url,
-        )
+        accept_url = view.accept_url if isinstance(view, InvitationIssued) else None
+        return from_model(cls, view, role=Role(view.role), accept_url=accept_url)

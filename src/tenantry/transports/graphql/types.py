@@ -1,13 +1,14 @@
-"""The GraphQL types of people and tenants (SPEC §9: `User`, `Membership`, `Tenant`), built from
-the domain views the REST schemas serialize. A tenant's members and settings check the caller's
-membership of that tenant first, as `X-Tenant-ID` naming it would on REST."""
+"""The GraphQL types of people and tenants (SPEC §9: `User`, `Membership`, `Tenant`), built by
+`from_model` from the domain's read models that REST returns. A tenant's members and settings
+check the caller's membership of that tenant first, as `X-Tenant-ID` naming it would on REST."""
 
 from __future__ import annotations
 
 import enum
+import inspect
 import uuid
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,6 +20,19 @@ from tenantry.domain.pagination import DEFAULT_LIMIT
 from tenantry.transports.graphql.context import Info
 
 T = TypeVar("T")
+G = TypeVar("G")
+
+
+def from_model(graphql_type: type[G], model: object, **given: Any) -> G:
+    """`graphql_type` with the fields `given` names, and the others it takes when it is built
+    read from the same-named fields of `model`: one path from a domain read model to its
+    GraphQL type, so neither restates the other's field list."""
+    taken = {
+        name: getattr(model, name)
+        for name in inspect.signature(graphql_type).parameters
+        if name not in given and hasattr(model, name)
+    }
+    return graphql_type(**taken, **given)
 
 
 @strawberry.enum(description="A role in a tenant: owner > admin > editor > viewer.")
@@ -100,14 +114,15 @@ class Tenant:
     @classmethod
     def of(cls, view: TenantView | MembershipView) -> Tenant:
         if isinstance(view, MembershipView):
-            return cls(
+            return from_model(
+                cls,
+                view,
                 id=view.tenant_id,
                 name=view.tenant_name,
                 kind=view.tenant_kind,
-                plan=view.plan,
                 status=view.tenant_status,
             )
-        return cls(id=view.id, name=view.name, kind=view.kind, plan=view.plan, status=view.status)
+        return from_model(cls, view)
 
 
 @strawberry.type(description="A person. Other members show their name and email only.")
@@ -132,14 +147,7 @@ class User:
 
     @classmethod
     def of_profile(cls, profile: Profile) -> User:
-        user = cls(
-            id=profile.id,
-            email=profile.email,
-            name=profile.name,
-            email_verified=profile.email_verified,
-            default_tenant_id=profile.default_tenant_id,
-            created_at=profile.created_at,
-        )
+        user = from_model(cls, profile, memberships=[])
         user.memberships = [
             Membership(
                 role=Role(view.role),
@@ -161,7 +169,7 @@ class Membership:
 
     @classmethod
     def of_member(cls, view: MemberView, *, tenant: Tenant) -> Membership:
-        user = User(id=view.user_id, email=view.email, name=view.name)
-        membership = cls(role=Role(view.role), joined_at=view.joined_at, user=user, tenant=tenant)
+        user = from_model(User, view, id=view.user_id)
+        membership = from_model(cls, view, role=Role(view.role), user=user, tenant=tenant)
         user.memberships = [membership]
         return membership

@@ -23,6 +23,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ class CreateOnce:
         """What the key stands for: the method, path, tenant header and body."""
         content = body.model_dump(mode="json") if body is not None else None
         return self.records.fingerprint([self.scope, content])
+
+
+def json_body(model: M) -> Any:
+    """A read model as its JSON body: the answer a key stores and a creating route sends."""
+    return model.model_dump(mode="json")
 
 
 def answered(

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 
-from tenantry.domain.accounts.invitations import InvitationView
+from tenantry.domain.accounts.invitations import InvitationIssued, InvitationPreview, InvitationView
+from tenantry.domain.idempotency import KeyClaim
 from tenantry.transports.rest.deps import ContainerDep, PageDep, PrincipalDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep, answered
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered, json_body
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
@@ -20,19 +21,12 @@ from tenantry.transports.rest.schemas.invitations import (
     InvitationAccepted,
     InvitationCreate,
     InvitationDeclined,
-    InvitationIssued,
-    InvitationPreviewRead,
-    InvitationRead,
     InvitationResend,
     InvitationTokenBody,
     Token,
 )
 
 router = PrefixedRouter(prefix="/v1/invitations", tags=["invitations"])
-
-
-def _issued(view: InvitationView) -> dict[str, Any]:
-    return InvitationIssued.model_validate(view).model_dump(mode="json")
 
 
 @router.post(
@@ -44,7 +38,9 @@ def _issued(view: InvitationView) -> dict[str, Any]:
 async def create_invitation(
     body: InvitationCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> JSONResponse:
-    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_issued)
+    key: KeyClaim[InvitationIssued] | None = once.key_claim(
+        body, user_id=tenant.principal.user_id, answer=json_body
+    )
     outcome = await container.invitations.create(
         actor=tenant.actor,
         email=body.email,
@@ -52,23 +48,22 @@ async def create_invitation(
         lifetime=timedelta(seconds=body.expires_in),
         key=key,
     )
-    return answered(outcome, _issued)
+    return answered(outcome, json_body)
 
 
 @router.get("")
 async def read_invitations(
     container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[InvitationRead]:
+) -> Page[InvitationView]:
     found = await container.invitations.listing(actor=tenant.actor, page=page)
-    items = [InvitationRead.model_validate(invitation) for invitation in found.items]
-    return Page[InvitationRead](items=items, next_cursor=found.next_cursor)
+    return Page[InvitationView](items=found.items, next_cursor=found.next_cursor)
 
 
 @router.get("/preview", responses=problems(404))
 async def preview_invitation(
     token: Annotated[Token, Query()], container: ContainerDep
-) -> InvitationPreviewRead:
-    return InvitationPreviewRead.model_validate(await container.invitations.preview(token=token))
+) -> InvitationPreview:
+    return await container.invitations.preview(token=token)
 
 
 @router.post("/accept", responses=problems(403, 404, 409, 410))
@@ -108,4 +103,4 @@ async def resend_invitation(
     issued = await container.invitations.resend(
         actor=tenant.actor, invitation_id=invitation_id, lifetime=timedelta(seconds=lifetime)
     )
-    return InvitationIssued.model_validate(issued)
+    return issued

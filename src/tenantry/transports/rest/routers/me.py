@@ -4,26 +4,27 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tenantry.domain.accounts.users import Profile
 from tenantry.domain.identity.external_accounts import LinkedIdentity
 from tenantry.transports.rest.deps import ContainerDep, PrincipalDep
 from tenantry.transports.rest.openapi import problems
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.accounts import MeRead, MeUpdate
+from tenantry.transports.rest.schemas.accounts import MeUpdate
 
 router = PrefixedRouter(prefix="/v1/me", tags=["me"])
 
 
 @router.get("")
-async def read_me(container: ContainerDep, principal: PrincipalDep) -> MeRead:
-    return MeRead.model_validate(await container.profiles.get(principal.user_id))
+async def read_me(container: ContainerDep, principal: PrincipalDep) -> Profile:
+    return await container.profiles.get(principal.user_id)
 
 
 @router.patch("", responses=problems(403))  # a default tenant not yours
-async def update_me(body: MeUpdate, container: ContainerDep, principal: PrincipalDep) -> MeRead:
+async def update_me(body: MeUpdate, container: ContainerDep, principal: PrincipalDep) -> Profile:
     profile = await container.users.update_profile(
         user_id=principal.user_id, name=body.name, default_tenant_id=body.default_tenant_id
     )
-    return MeRead.model_validate(profile)
+    return profile
 
 
 class IdentityLink(BaseModel):

@@ -6,10 +6,11 @@ import uuid
 
 from fastapi import Response, status
 
+from tenantry.domain.accounts.members import MemberView
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.members import MemberRead, MemberUpdate
+from tenantry.transports.rest.schemas.members import MemberUpdate
 
 router = PrefixedRouter(prefix="/v1/members", tags=["members"])
 
@@ -17,26 +18,25 @@ router = PrefixedRouter(prefix="/v1/members", tags=["members"])
 @router.get("")
 async def read_members(
     container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[MemberRead]:
+) -> Page[MemberView]:
     found = await container.members.listing(tenant_id=tenant.tenant_id, page=page)
-    items = [MemberRead.model_validate(member) for member in found.items]
-    return Page[MemberRead](items=items, next_cursor=found.next_cursor)
+    return Page[MemberView](items=found.items, next_cursor=found.next_cursor)
 
 
 @router.get("/{user_id}")
-async def read_member(user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> MemberRead:
+async def read_member(user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> MemberView:
     member = await container.members.get(tenant_id=tenant.tenant_id, user_id=user_id)
-    return MemberRead.model_validate(member)
+    return member
 
 
 @router.patch("/{user_id}")
 async def update_member(
     user_id: uuid.UUID, body: MemberUpdate, container: ContainerDep, tenant: TenantDep
-) -> MemberRead:
+) -> MemberView:
     member = await container.members.change_role(
         actor=tenant.actor, user_id=user_id, role=body.role
     )
-    return MemberRead.model_validate(member)
+    return member
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)

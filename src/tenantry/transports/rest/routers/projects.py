@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
-from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.bootstrap import Container
+from tenantry.domain.accounts.environments import EnvironmentView
 from tenantry.domain.accounts.projects import ProjectView
-from tenantry.storage.models import Environment
+from tenantry.domain.idempotency import KeyClaim
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep, answered
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered, json_body
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
 from tenantry.transports.rest.schemas.projects import (
     EnvironmentCreate,
-    EnvironmentRead,
     EnvironmentUpdate,
     ProjectCreate,
-    ProjectRead,
     ProjectUpdate,
 )
 
@@ -31,36 +27,38 @@ ENVIRONMENT = "/{project_id}/environments/{environment_id}"
 @router.get("")
 async def read_projects(
     container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[ProjectRead]:
+) -> Page[ProjectView]:
     found = await container.projects.find(actor=tenant.actor, page=page)
-    return Page[ProjectRead].model_validate(found, from_attributes=True)
+    return Page[ProjectView](items=found.items, next_cursor=found.next_cursor)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectView)
 async def create_project(
     body: ProjectCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
-    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_project_body)
+    key: KeyClaim[ProjectView] | None = once.key_claim(
+        body, user_id=tenant.principal.user_id, answer=json_body
+    )
     created = await container.projects.create(actor=tenant.actor, name=body.name, key=key)
-    return answered(created, _project_body)
+    return answered(created, json_body)
 
 
 @router.get("/{project_id}")
 async def read_project(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> ProjectRead:
+) -> ProjectView:
     project = await container.projects.get(actor=tenant.actor, project_id=project_id)
-    return ProjectRead.model_validate(project)
+    return project
 
 
 @router.patch("/{project_id}")
 async def update_project(
     project_id: uuid.UUID, body: ProjectUpdate, container: ContainerDep, tenant: TenantDep
-) -> ProjectRead:
+) -> ProjectView:
     project = await container.projects.rename(
         actor=tenant.actor, project_id=project_id, name=body.name
     )
-    return ProjectRead.model_validate(project)
+    return project
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -74,11 +72,11 @@ async def delete_project(
 @router.put("/{project_id}/teams/{team_id}")
 async def link_team(
     project_id: uuid.UUID, team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> ProjectRead:
+) -> ProjectView:
     project = await container.projects.link_team(
         actor=tenant.actor, project_id=project_id, team_id=team_id
     )
-    return ProjectRead.model_validate(project)
+    return project
 
 
 @router.delete("/{project_id}/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -92,18 +90,17 @@ async def unlink_team(
 @router.get("/{project_id}/environments")
 async def read_environments(
     project_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[EnvironmentRead]:
+) -> Page[EnvironmentView]:
     found = await container.environments.of_project(
         actor=tenant.actor, project_id=project_id, page=page
     )
-    items = [_environment_read(container, env) for env in found.items]
-    return Page[EnvironmentRead](items=items, next_cursor=found.next_cursor)
+    return Page[EnvironmentView](items=found.items, next_cursor=found.next_cursor)
 
 
 @router.post(
     "/{project_id}/environments",
     status_code=status.HTTP_201_CREATED,
-    response_model=EnvironmentRead,
+    response_model=EnvironmentView,
 )
 async def create_environment(
     project_id: uuid.UUID,
@@ -112,22 +109,23 @@ async def create_environment(
     tenant: TenantDep,
     once: CreateOnceDep,
 ) -> Response:
-    render = partial(_environment_body, container)
-    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=render)
+    key: KeyClaim[EnvironmentView] | None = once.key_claim(
+        body, user_id=tenant.principal.user_id, answer=json_body
+    )
     created = await container.environments.create(
         actor=tenant.actor, project_id=project_id, name=body.name, slug=body.slug, key=key
     )
-    return answered(created, render)
+    return answered(created, json_body)
 
 
 @router.get(ENVIRONMENT)
 async def read_environment(
     project_id: uuid.UUID, environment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> EnvironmentRead:
+) -> EnvironmentView:
     environment = await container.environments.get(
         actor=tenant.actor, project_id=project_id, environment_id=environment_id
     )
-    return _environment_read(container, environment)
+    return environment
 
 
 @router.patch(ENVIRONMENT)
@@ -137,11 +135,11 @@ async def update_environment(
     body: EnvironmentUpdate,
     container: ContainerDep,
     tenant: TenantDep,
-) -> EnvironmentRead:
+) -> EnvironmentView:
     environment = await container.environments.rename(
         actor=tenant.actor, project_id=project_id, environment_id=environment_id, name=body.name
     )
-    return _environment_read(container, environment)
+    return environment
 
 
 @router.delete(ENVIRONMENT, status_code=status.HTTP_204_NO_CONTENT)
@@ -157,20 +155,8 @@ async def delete_environment(
 @router.post(f"{ENVIRONMENT}/rotate-key")
 async def rotate_environment_key(
     project_id: uuid.UUID, environment_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> EnvironmentRead:
+) -> EnvironmentView:
     environment = await container.environments.rotate_key(
         actor=tenant.actor, project_id=project_id, environment_id=environment_id
     )
-    return _environment_read(container, environment)
-
-
-def _project_body(project: ProjectView) -> dict[str, Any]:
-    return ProjectRead.model_validate(project).model_dump(mode="json")
-
-
-def _environment_read(container: Container, environment: Environment) -> EnvironmentRead:
-    return EnvironmentRead.of(environment, public_url=container.settings.public_url)
-
-
-def _environment_body(container: Container, environment: Environment) -> dict[str, Any]:
-    return _environment_read(container, environment).model_dump(mode="json")
+    return environment

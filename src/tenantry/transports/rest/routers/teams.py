@@ -3,47 +3,49 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import Response, status
 
-from tenantry.domain.accounts.teams import TeamView
+from tenantry.domain.accounts.teams import TeamMemberView, TeamView
+from tenantry.domain.idempotency import KeyClaim
 from tenantry.transports.rest.deps import ContainerDep, PageDep, TenantDep
-from tenantry.transports.rest.idempotency import CreateOnceDep, answered
+from tenantry.transports.rest.idempotency import CreateOnceDep, answered, json_body
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.teams import TeamCreate, TeamMemberRead, TeamRead, TeamUpdate
+from tenantry.transports.rest.schemas.teams import TeamCreate, TeamUpdate
 
 router = PrefixedRouter(prefix="/v1/teams", tags=["teams"])
 
 
 @router.get("")
-async def read_teams(container: ContainerDep, tenant: TenantDep, page: PageDep) -> Page[TeamRead]:
+async def read_teams(container: ContainerDep, tenant: TenantDep, page: PageDep) -> Page[TeamView]:
     found = await container.teams.find(actor=tenant.actor, page=page)
-    return Page[TeamRead].model_validate(found, from_attributes=True)
+    return Page[TeamView](items=found.items, next_cursor=found.next_cursor)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TeamRead)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TeamView)
 async def create_team(
     body: TeamCreate, container: ContainerDep, tenant: TenantDep, once: CreateOnceDep
 ) -> Response:
-    key = once.key_claim(body, user_id=tenant.principal.user_id, answer=_team_body)
+    key: KeyClaim[TeamView] | None = once.key_claim(
+        body, user_id=tenant.principal.user_id, answer=json_body
+    )
     return answered(
-        await container.teams.create(actor=tenant.actor, name=body.name, key=key), _team_body
+        await container.teams.create(actor=tenant.actor, name=body.name, key=key), json_body
     )
 
 
 @router.get("/{team_id}")
-async def read_team(team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> TeamRead:
-    return TeamRead.model_validate(await container.teams.get(actor=tenant.actor, team_id=team_id))
+async def read_team(team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep) -> TeamView:
+    return await container.teams.get(actor=tenant.actor, team_id=team_id)
 
 
 @router.patch("/{team_id}")
 async def update_team(
     team_id: uuid.UUID, body: TeamUpdate, container: ContainerDep, tenant: TenantDep
-) -> TeamRead:
+) -> TeamView:
     team = await container.teams.rename(actor=tenant.actor, team_id=team_id, name=body.name)
-    return TeamRead.model_validate(team)
+    return team
 
 
 @router.delete("/{team_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -55,17 +57,17 @@ async def delete_team(team_id: uuid.UUID, container: ContainerDep, tenant: Tenan
 @router.get("/{team_id}/members")
 async def read_team_members(
     team_id: uuid.UUID, container: ContainerDep, tenant: TenantDep, page: PageDep
-) -> Page[TeamMemberRead]:
+) -> Page[TeamMemberView]:
     found = await container.teams.members(actor=tenant.actor, team_id=team_id, page=page)
-    return Page[TeamMemberRead].model_validate(found, from_attributes=True)
+    return Page[TeamMemberView](items=found.items, next_cursor=found.next_cursor)
 
 
 @router.put("/{team_id}/members/{user_id}")
 async def add_team_member(
     team_id: uuid.UUID, user_id: uuid.UUID, container: ContainerDep, tenant: TenantDep
-) -> TeamMemberRead:
+) -> TeamMemberView:
     member = await container.teams.add_member(actor=tenant.actor, team_id=team_id, user_id=user_id)
-    return TeamMemberRead.model_validate(member)
+    return member
 
 
 @router.delete("/{team_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -74,7 +76,3 @@ async def remove_team_member(
 ) -> Response:
     await container.teams.remove_member(actor=tenant.actor, team_id=team_id, user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-def _team_body(team: TeamView) -> dict[str, Any]:
-    return TeamRead.model_validate(team).model_dump(mode="json")

@@ -10,7 +10,7 @@ from fastapi import Response, status
 from tenantry.domain.accounts.tenants import TenantView
 from tenantry.transports.rest.deps import ContainerDep, TenantDep
 from tenantry.transports.rest.routing import PrefixedRouter
-from tenantry.transports.rest.schemas.tenant import TenantRead, TenantUpdate
+from tenantry.transports.rest.schemas.tenant import TenantUpdate
 
 router = PrefixedRouter(prefix="/v1/tenant", tags=["tenant"])
 
@@ -29,7 +29,7 @@ class RenderedViews:
         if entry is not None and entry[0] is view:
             return entry[1]
         # Serialized here: a returned model would be validated once more on the way out.
-        body = TenantRead.model_validate(view).model_dump_json().encode()
+        body = view.model_dump_json().encode()
         self._bodies[view.id] = (view, body)
         return body
 
@@ -39,7 +39,7 @@ class RenderedViews:
 _rendered = RenderedViews()
 
 
-@router.get("", response_model=TenantRead)
+@router.get("", response_model=TenantView)
 async def read_tenant(container: ContainerDep, tenant: TenantDep) -> Response:
     view = await container.tenant_views.get(tenant.tenant_id)
     return Response(_rendered.body(view), media_type="application/json")
@@ -48,14 +48,14 @@ async def read_tenant(container: ContainerDep, tenant: TenantDep) -> Response:
 @router.patch("")
 async def patch_tenant(
     body: TenantUpdate, container: ContainerDep, tenant: TenantDep
-) -> TenantRead:
+) -> TenantView:
     profile = (
         body.profile.model_dump(mode="json", exclude_unset=True)
         if body.profile is not None
         else None
     )
     await container.tenants.update(actor=tenant.actor, name=body.name, profile=profile)
-    return TenantRead.model_validate(await container.tenant_views.get(tenant.tenant_id))
+    return await container.tenant_views.get(tenant.tenant_id)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)

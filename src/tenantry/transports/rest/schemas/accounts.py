@@ -3,34 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from tenantry.domain.names import DisplayName, TenantName
-
-
-class MembershipRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    tenant_id: uuid.UUID
-    tenant_name: str
-    tenant_kind: str
-    tenant_status: str
-    role: str
-    plan: str
-
-
-class MeRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    email: str
-    name: str
-    email_verified: bool
-    default_tenant_id: uuid.UUID | None
-    created_at: datetime
-    memberships: list[MembershipRead]
 
 
 class MeUpdate(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,34 +30,6 @@ class InvitationCreate(BaseModel):
 
 class InvitationResend(BaseModel):
     expires_in: ExpiresIn = int(DEFAULT_LIFETIME.total_seconds())
-
-
-class InvitationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    email: str
-    role: str
-    status: str
-    expires_at: datetime
-    created_at: datetime
-
-
-class InvitationIssued(InvitationRead):
-    """The one response that shows the token, in `accept_url`: only its hash is stored."""
-
-    accept_url: str
-
-
-class InvitationPreviewRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    tenant_name: str
-    inviter_name: str | None
-    email: str
-    role: str
-    expires_at: datetime
-    status: str
 
 
 class InvitationTokenBody(BaseModel):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from tenantry.domain.names import TeamName
 
@@ -16,22 +13,3 @@ class TeamCreate(BaseModel):
 
 class TeamUpdate(BaseModel):
     name: TeamName | None = None
-
-
-class TeamRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    member_count: int
-    created_at: datetime
-
-
-class TeamMemberRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    user_id: uuid.UUID
-    email: str
-    name: str
-    role: str
-    added_at: datetime

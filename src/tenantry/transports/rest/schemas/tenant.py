@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -33,21 +31,6 @@ class TenantProfile(BaseModel):
 class TenantUpdate(BaseModel):
     name: TenantName | None = None
     profile: TenantProfile | None = None
-
-
-class TenantRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    kind: str
-    plan: str
-    status: str
-    isolation: str
-    profile: dict[str, object]
-    features: dict[str, bool]
-    limits: dict[str, int]
-    created_at: datetime
 
 
 class PlanRead(BaseModel):
