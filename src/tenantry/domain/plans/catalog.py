@@ -4,13 +4,13 @@ as `plans.toml` and replaceable by a file of the same shape (`TENANTRY_PLANS_FIL
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenantry.domain.views import ReadModel
 from tenantry.errors import InvalidInput, PermissionDenied
 
 Isolation = Literal["pool", "silo"]
@@ -72,15 +72,18 @@ class _CatalogFile(BaseModel):
     plans: dict[str, _PlanFile] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
-class Plan:
+# A tier of the catalog, as `GET /v1/plans` lists it (a comment: a docstring would become
+# the OpenAPI schema's description). Every field is in every body, defaults too.
+class Plan(ReadModel):
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str
     name: str
     self_service: bool
     isolation: Isolation
     monthly_price_cents: int
-    features: dict[str, bool] = field(default_factory=dict)
-    limits: dict[str, int] = field(default_factory=dict)
+    features: dict[str, bool] = Field(default_factory=dict)
+    limits: dict[str, int] = Field(default_factory=dict, description="absent: unlimited")
 
     def check_limit(self, limit: str, *, used: int, adding: int = 1) -> None:
         """PermissionDenied `plan_limit` if `adding` more would exceed the plan's `limit`."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from tenantry.domain.plans.catalog import Plan
 from tenantry.transports.rest.deps import ContainerDep
 from tenantry.transports.rest.routing import PrefixedRouter
 from tenantry.transports.rest.schemas.common import Page
-from tenantry.transports.rest.schemas.tenant import PlanRead
 
 router = PrefixedRouter(prefix="/v1/plans", tags=["plans"])
 
 
 @router.get("")
-async def list_plans(container: ContainerDep) -> Page[PlanRead]:
-    items = [PlanRead.model_validate(plan) for plan in container.plans.all()]
-    return Page[PlanRead](items=items, next_cursor=None)
+async def list_plans(container: ContainerDep) -> Page[Plan]:
+    return Page[Plan](items=container.plans.all(), next_cursor=None)

@@ -31,15 +31,3 @@ class TenantProfile(BaseModel):
 class TenantUpdate(BaseModel):
     name: TenantName | None = None
     profile: TenantProfile | None = None
-
-
-class PlanRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    self_service: bool
-    isolation: str
-    monthly_price_cents: int
-    features: dict[str, bool]
-    limits: dict[str, int] = Field(description="absent: unlimited")
