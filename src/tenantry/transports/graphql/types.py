@@ -24,15 +24,26 @@ G = TypeVar("G")
 
 
 def from_model(graphql_type: type[G], model: object, **given: Any) -> G:
-    """`graphql_type` with the fields `given` names, and the others it takes when it is built
-    read from the same-named fields of `model`: one path from a domain read model to its
-    GraphQL type, so neither restates the other's field list."""
+    """`graphql_type` built from `given` and, for its other constructor fields, from the
+    same-named fields of `model`: the one path from a domain read model to its GraphQL type,
+    so neither restates the other's field list."""
     taken = {
         name: getattr(model, name)
-        for name in inspect.signature(graphql_type).parameters
+        for name in _constructor_fields(graphql_type)
         if name not in given and hasattr(model, name)
     }
     return graphql_type(**taken, **given)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _constructor_fields(graphql_type: type) -> tuple[str, ...]:
+    """Read once per type: signatures are slow to compute for every object of a list."""
+    fields = _FIELDS.get(graphql_type)
+    if fields is None:
+        fields = _FIELDS[graphql_type] = tuple(inspect.signature(graphql_type).parameters)
+    return fields
 
 
 @strawberry.enum(description="A role in a tenant: owner > admin > editor > viewer.")
