@@ -28,7 +28,7 @@ from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.names import SLUG_MAX_LENGTH, SLUG_PATTERN
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Conflict, DomainError, InvalidInput, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch

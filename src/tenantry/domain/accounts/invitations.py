@@ -23,7 +23,7 @@ from tenantry.domain.identity.toolkit import email_key
 from tenantry.domain.mail.outbox import MailOutbox
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Conflict, Gone, NotFound, PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch

@@ -19,7 +19,7 @@ from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.accounts.users import fall_back_to_personal_tenant
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch

@@ -20,7 +20,7 @@ from tenantry.domain.audit import record_actor_audit
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.plans.catalog import PlanCatalog
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.models import Membership, ProjectTeam, Team, TeamMember, User

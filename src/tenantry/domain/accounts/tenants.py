@@ -24,7 +24,7 @@ from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.idempotency import KeyClaim, StoredResponse, answer_once
 from tenantry.domain.pagination import Page, PageRequest
 from tenantry.domain.plans.catalog import DEFAULT_PLAN, PlanCatalog
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import Conflict, NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch

@@ -13,7 +13,7 @@ from tenantry.clock import Clock
 from tenantry.domain.caching import CachedReader
 from tenantry.domain.events.outbox import Event, record_events
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import PermissionDenied, Unauthenticated
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch

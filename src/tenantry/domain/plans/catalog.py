@@ -10,7 +10,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tenantry.domain.views import ReadModel
+from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import InvalidInput, PermissionDenied
 
 Isolation = Literal["pool", "silo"]
