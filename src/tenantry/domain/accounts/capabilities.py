@@ -1,6 +1,6 @@
-"""What a role may do in a tenant, stated once for the pages to read: the same minimum roles
-the services require (`actor.require(...)` in projects, environments, teams, members,
-invitations and the onboarding wizard), so a page offers exactly the actions the domain
+"""What a role may do in a tenant, stated once: the services require these least roles
+(`actor.require(EDIT_PROJECTS)` in projects and environments, `MANAGE_TEAMS` in teams, ...),
+and the pages read `capabilities_of(actor)`, so a page offers exactly the actions the domain
 would carry out, and nothing it would refuse."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, may_grant, outranks_or_equals
 
-# The least role each action needs, as the services check it.
+# The least role each action needs.
 EDIT_PROJECTS = "editor"  # projects, their environments and their team links
 ROTATE_KEYS = "admin"
 MANAGE_TEAMS = "admin"  # create, rename, delete teams; see and change their members

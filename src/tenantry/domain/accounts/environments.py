@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.capabilities import EDIT_PROJECTS, ROTATE_KEYS
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.audit import record_audit
@@ -274,7 +275,7 @@ class Environments:
         slug: str | None,
         now: datetime,
     ) -> EnvironmentView:
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         slug = slug_for(name, slug)
         tenant = await lock_tenant(session, actor.tenant_id)
         await project_row_or_raise(
@@ -306,7 +307,7 @@ class Environments:
     ) -> EnvironmentView:
         """Rename only: the slug and the key are what installed snippets and clients rely
         on."""
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         async with self._db.transaction() as session:
             environment = await _locked(session, actor, project_id, environment_id)
             if name is not None and name != environment.name:
@@ -322,7 +323,7 @@ class Environments:
     ) -> EnvironmentView:
         """Replace the environment's client key (admins); the old one stops matching at
         commit."""
-        actor.require("admin")
+        actor.require(ROTATE_KEYS)
         async with self._db.transaction() as session:
             environment = await _locked(session, actor, project_id, environment_id)
             now = self._clock.now()
@@ -338,7 +339,7 @@ class Environments:
     ) -> None:
         """Delete the environment: its client key stops collecting at commit, and then its
         deployments and collected events go from the tenant's data store."""
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         async with self._db.transaction() as session:
             connection = await session.connection()
             deleted = await connection.execute(

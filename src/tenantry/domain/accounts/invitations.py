@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.capabilities import INVITE
 from tenantry.domain.accounts.roles import ROLE_RANK, TenantActor, may_grant, role_to_grant
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.domain.events.outbox import Event, record_events
@@ -143,7 +144,7 @@ class Invitations:
 
     async def listing(self, *, actor: TenantActor, page: PageRequest) -> Page[InvitationView]:
         """The tenant's invitations, oldest first, each with its status now; admins."""
-        actor.require("admin")
+        actor.require(INVITE)
         statement = paginate(
             select(Invitation).where(Invitation.tenant_id == actor.tenant_id),
             page,
@@ -239,7 +240,7 @@ class Invitations:
     ) -> InvitationIssued:
         """Mail a pending or expired invitation again under a new token and expiry; the old
         token stops working at once. A revived invitation takes a seat again."""
-        actor.require("admin")
+        actor.require(INVITE)
         async with self._db.transaction() as session:
             tenant = await lock_tenant(session, actor.tenant_id)
             invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
@@ -256,7 +257,7 @@ class Invitations:
 
     async def revoke(self, *, actor: TenantActor, invitation_id: uuid.UUID) -> None:
         """Withdraw an invitation that is pending or expired."""
-        actor.require("admin")
+        actor.require(INVITE)
         async with self._db.transaction() as session:
             invitation = await _locked_in_tenant(session, actor=actor, invitation_id=invitation_id)
             _refuse_settled(invitation)

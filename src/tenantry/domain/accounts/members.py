@@ -13,6 +13,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.capabilities import MANAGE_MEMBERS
 from tenantry.domain.accounts.invitations import revoke_beyond_grant
 from tenantry.domain.accounts.roles import TenantActor
 from tenantry.domain.accounts.tenants import lock_tenant
@@ -120,7 +121,7 @@ class Members:
         """Admins manage admins, editors and viewers; granting or taking away `owner` needs an
         owner, and the last owner (or a personal tenant's owner) keeps the role. The
         invitations the member may no longer grant are revoked in the same transaction."""
-        actor.require("admin")
+        actor.require(MANAGE_MEMBERS)
         async with self._db.transaction() as session:
             tenant = await lock_tenant(session, actor.tenant_id)
             membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)
@@ -154,7 +155,7 @@ class Members:
         sent are revoked, in the same transaction."""
         leaving = user_id == actor.user_id
         if not leaving:
-            actor.require("admin")
+            actor.require(MANAGE_MEMBERS)
         async with self._db.transaction() as session:
             tenant = await lock_tenant(session, actor.tenant_id)
             membership = await _locked_membership(session, tenant_id=tenant.id, user_id=user_id)

@@ -11,6 +11,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tenantry.domain.accounts.capabilities import RUN_ONBOARDING
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.domain.accounts.tenants import lock_tenant
 from tenantry.errors import MalformedRequest
@@ -44,7 +45,7 @@ async def mark_step(
 ) -> dict[str, State]:
     """Record a step as `done` or `skipped` (admins and owners). The tenant row is locked, so
     two admins finishing different steps at once keep both."""
-    actor.require("admin")
+    actor.require(RUN_ONBOARDING)
     if step not in STEPS or state not in CLOSED:
         raise MalformedRequest("There is no such onboarding step.", code="unknown_step")
     await lock_tenant(session, actor.tenant_id)

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.capabilities import EDIT_PROJECTS
 from tenantry.domain.accounts.environments import (
     DEFAULT_ENVIRONMENTS,
     add_environments,
@@ -82,7 +83,7 @@ async def create_project(
 ) -> ProjectView:
     """A new project with the default environments, as onboarding makes the first one, within
     the plan's `projects` limit (the service's and the onboarding wizard's unit of work)."""
-    actor.require("editor")
+    actor.require(EDIT_PROJECTS)
     tenant = await lock_tenant(session, actor.tenant_id)
     used = await session.scalar(
         select(func.count()).select_from(Project).where(Project.tenant_id == actor.tenant_id)
@@ -177,7 +178,7 @@ class Projects:
     async def rename(
         self, *, actor: TenantActor, project_id: uuid.UUID, name: str | None
     ) -> ProjectView:
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         async with self._db.transaction() as session:
             project = await project_row_or_raise(
                 session, tenant_id=actor.tenant_id, project_id=project_id, lock=True
@@ -193,7 +194,7 @@ class Projects:
         """Delete the project; its environments and team links go with it (foreign key
         cascade), its client keys stop collecting at commit, and then its experiments and
         collected events go from the tenant's data store."""
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         async with self._db.transaction() as session:
             project = await project_row_or_raise(
                 session, tenant_id=actor.tenant_id, project_id=project_id, lock=True
@@ -209,7 +210,7 @@ class Projects:
         self, *, actor: TenantActor, project_id: uuid.UUID, team_id: uuid.UUID
     ) -> ProjectView:
         """Link a team of the tenant to the project; linking it again changes nothing."""
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         async with self._db.transaction() as session:
             project = await project_row_or_raise(
                 session, tenant_id=actor.tenant_id, project_id=project_id, lock=True
@@ -235,7 +236,7 @@ class Projects:
         self, *, actor: TenantActor, project_id: uuid.UUID, team_id: uuid.UUID
     ) -> None:
         """Unlink a team; the team stays. Not linked: NotFound `team_link_not_found`."""
-        actor.require("editor")
+        actor.require(EDIT_PROJECTS)
         async with self._db.transaction() as session:
             await project_row_or_raise(session, tenant_id=actor.tenant_id, project_id=project_id)
             connection = await session.connection()

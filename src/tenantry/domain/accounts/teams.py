@@ -13,6 +13,7 @@ from sqlalchemy import Exists, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.capabilities import MANAGE_TEAMS
 from tenantry.domain.accounts.members import MemberView, list_members
 from tenantry.domain.accounts.roles import TenantActor, outranks_or_equals
 from tenantry.domain.accounts.tenants import lock_tenant
@@ -186,7 +187,7 @@ class Teams:
     async def _create(
         self, session: AsyncSession, actor: TenantActor, name: str, now: datetime
     ) -> TeamView:
-        actor.require("admin")
+        actor.require(MANAGE_TEAMS)
         tenant = await lock_tenant(session, actor.tenant_id)
         await _refuse_taken_name(session, actor=actor, name=name)
         used = await session.scalar(
@@ -202,7 +203,7 @@ class Teams:
         return TeamView(id=team.id, name=team.name, member_count=0, created_at=team.created_at)
 
     async def rename(self, *, actor: TenantActor, team_id: uuid.UUID, name: str | None) -> TeamView:
-        actor.require("admin")
+        actor.require(MANAGE_TEAMS)
         async with self._db.transaction() as session:
             await lock_tenant(session, actor.tenant_id)
             team = await team_row_or_raise(
@@ -219,7 +220,7 @@ class Teams:
     async def delete(self, *, actor: TenantActor, team_id: uuid.UUID) -> None:
         """Delete the team; its memberships and project links go with it (foreign key
         cascade)."""
-        actor.require("admin")
+        actor.require(MANAGE_TEAMS)
         async with self._db.transaction() as session:
             connection = await session.connection()
             deleted = await connection.execute(
@@ -240,7 +241,7 @@ class Teams:
         self, *, actor: TenantActor, team_id: uuid.UUID, user_id: uuid.UUID
     ) -> TeamMemberView:
         """Put a tenant member in the team; adding someone already in it changes nothing."""
-        actor.require("admin")
+        actor.require(MANAGE_TEAMS)
         async with self._db.transaction() as session:
             await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id, lock=True)
             # Share-locked so an eviction cannot slip in between this check and the insert.
@@ -271,7 +272,7 @@ class Teams:
         self, *, actor: TenantActor, team_id: uuid.UUID, user_id: uuid.UUID
     ) -> None:
         """Take a member out of the team; they stay a member of the tenant."""
-        actor.require("admin")
+        actor.require(MANAGE_TEAMS)
         async with self._db.transaction() as session:
             await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id)
             connection = await session.connection()
@@ -306,7 +307,7 @@ async def _team_view_or_raise(
 async def _members_of(
     session: AsyncSession, actor: TenantActor, team_id: uuid.UUID, page: PageRequest
 ) -> Page[TeamMemberView]:
-    actor.require("admin")
+    actor.require(MANAGE_TEAMS)
     await team_row_or_raise(session, tenant_id=actor.tenant_id, team_id=team_id)
     statement = paginate(
         _MEMBER_VIEW.where(TeamMember.tenant_id == actor.tenant_id, TeamMember.team_id == team_id),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tenantry.clock import Clock
+from tenantry.domain.accounts.capabilities import RUN_ONBOARDING
 from tenantry.domain.accounts.environments import list_environments
 from tenantry.domain.accounts.onboarding_progress import (
     STEPS,
@@ -62,7 +63,7 @@ class OnboardingWizard:
 
     async def view(self, *, actor: TenantActor, step: str | None) -> WizardView:
         """What the wizard shows at `step`, read together (admins and owners)."""
-        actor.require("admin")
+        actor.require(RUN_ONBOARDING)
         async with self._db.read() as session:
             states = await progress(session, tenant_id=actor.tenant_id)
             tenant = await read_tenant(session, actor.tenant_id, plans=self._plans)
