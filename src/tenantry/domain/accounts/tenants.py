@@ -33,13 +33,18 @@ from tenantry.storage.silos import SiloStores
 from tenantry.storage.tenant_rows import delete_rows_in
 
 
-class TenantView(ReadModel):
+class TenantBasics(ReadModel):
+    """What every view of a tenant shows first."""
+
     id: uuid.UUID
     name: str
     kind: str
     plan: str
     status: str
     isolation: str
+
+
+class TenantView(TenantBasics):
     profile: dict[str, Any]
     features: dict[str, bool]
     limits: dict[str, int]

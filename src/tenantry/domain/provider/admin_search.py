@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from tenantry.domain.accounts.tenants import TenantBasics
 from tenantry.domain.pagination import Page, PageRequest, make_page, paginate
 from tenantry.domain.readmodel import ReadModel
 from tenantry.storage.models import Membership, Tenant, User
@@ -25,13 +26,7 @@ class TenantQuery:
     plan: str | None = None
 
 
-class TenantListItem(ReadModel):
-    id: uuid.UUID
-    name: str
-    kind: str
-    plan: str
-    status: str
-    isolation: str
+class TenantListItem(TenantBasics):
     members: int
     created_at: datetime
 
