@@ -67,17 +67,20 @@ def failure(error: DomainError) -> tuple[int, str]:
     return status_for(error), error.detail
 
 
-def throttled_page(
+def refused_page(
     request: Request,
     container: Container,
-    error: Throttled,
+    error: DomainError,
     template: str,
     title: str,
     email: str,
     to: str,
+    *,
+    message: str | None = None,
 ) -> Response:
-    """The page the visitor came from again, saying when to retry."""
-    status, message = failure(error)
+    """The page the visitor came from again, with the refusal (or `message` in its place); a
+    throttled one says when to retry."""
+    status, refusal = failure(error)
     response = entry_page(
         request,
         container,
@@ -85,10 +88,11 @@ def throttled_page(
         status=status,
         title=title,
         email=email,
-        error=message,
+        error=message or refusal,
         next=to,
     )
-    response.headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Throttled):
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -163,22 +167,19 @@ async def sign_in_with_password(
             email=email, password=field(form, "password"), client=client
         )
     except DomainError as error:
-        status, message = failure(error)
+        message = None
         if isinstance(error, PermissionDenied):  # email_not_confirmed: only after a right password
             message = "Confirm your email address first: email yourself a code below."
-        response = entry_page(
+        return refused_page(
             request,
             container,
+            error,
             "login_next.html",
-            status=status,
-            title="Sign in",
-            email=email,
-            error=message,
-            next=next_of(form),
+            "Sign in",
+            email,
+            next_of(form),
+            message=message,
         )
-        if isinstance(error, Throttled):
-            response.headers["Retry-After"] = str(error.retry_after)
-        return response
     return await signed_in_response(request, container, pair, next_of(form))
 
 
@@ -192,7 +193,7 @@ async def email_me_a_code(
     try:
         await container.signup.request_email_code(email=email, client=client)
     except Throttled as error:
-        return throttled_page(
+        return refused_page(
             request, container, error, "login_next.html", "Sign in", email, next_of(form)
         )
     return entry_page(
@@ -218,16 +219,8 @@ async def confirm_code(
             client=client,
         )
     except DomainError as error:
-        status, message = failure(error)
-        return entry_page(
-            request,
-            container,
-            "login_code.html",
-            status=status,
-            title="Check your email",
-            email=email,
-            error=message,
-            next=next_of(form),
+        return refused_page(
+            request, container, error, "login_code.html", "Check your email", email, next_of(form)
         )
     to = next_of(form)
     if to == HOME:  # a new account's first confirmation lands on its tenant's onboarding wizard
@@ -256,7 +249,7 @@ async def forgot(
     try:
         await container.recovery.forgot_password(email=email, client=client)
     except Throttled as error:
-        return throttled_page(
+        return refused_page(
             request, container, error, "forgot.html", "Reset your password", email, next_of(form)
         )
     return entry_page(
@@ -282,16 +275,14 @@ async def reset(
             client=client,
         )
     except DomainError as error:
-        status, message = failure(error)
-        return entry_page(
+        return refused_page(
             request,
             container,
+            error,
             "reset.html",
-            status=status,
-            title="Choose a new password",
-            email=email,
-            next=next_of(form),
-            error=message,
+            "Choose a new password",
+            email,
+            next_of(form),
         )
     return redirect(login_url("/login", next_of(form), notice="password_reset"))
 

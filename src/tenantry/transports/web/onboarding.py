@@ -8,6 +8,7 @@ Admins and owners only: the posts run the services of `PATCH /v1/tenant`, `POST
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -189,46 +190,19 @@ async def company(
     schema of `PATCH /v1/tenant` (an empty field leaves the profile's value as it is)."""
     actor = await _admin(request, container, post.visitor, tenant_id)
     values = {name: field(post.form, name, limit=1000).strip() for name in FIELD_NAMES}
+    again = partial(wizard_page, request, container, post.visitor, actor, "company", values=values)
     given = {name: value for name, value in values.items() if value}
     if not given:
-        message = "Fill in at least one field, or skip this step."
-        return await wizard_page(
-            request,
-            container,
-            post.visitor,
-            actor,
-            "company",
-            status=422,
-            error=message,
-            values=values,
-        )
+        return await again(status=422, error="Fill in at least one field, or skip this step.")
     try:
         profile = TenantProfile.model_validate(given).model_dump(mode="json", exclude_unset=True)
     except ValidationError as error:
-        return await wizard_page(
-            request,
-            container,
-            post.visitor,
-            actor,
-            "company",
-            status=422,
-            error=_company_error(error),
-            values=values,
-        )
+        return await again(status=422, error=_company_error(error))
     try:
         states = await container.onboarding.save_company(actor=actor, profile=profile)
     except DomainError as error:
         code, message = failure(error)
-        return await wizard_page(
-            request,
-            container,
-            post.visitor,
-            actor,
-            "company",
-            status=code,
-            error=message,
-            values=values,
-        )
+        return await again(status=code, error=message)
     return _to_following(actor, states)
 
 
