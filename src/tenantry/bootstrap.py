@@ -351,7 +351,11 @@ class Container:
         self.users = Users(db=self.db, clock=self.clock, profiles=self.profiles)
         self.dashboards = Dashboards(db=self.db)
         self.projects = Projects(
-            db=self.db, clock=self.clock, plans=self.plans, tenant_data=self.tenant_data
+            db=self.db,
+            clock=self.clock,
+            plans=self.plans,
+            tenant_data=self.tenant_data,
+            public_url=self.settings.public_url,
         )
         self.environments = Environments(
             db=self.db,

@@ -17,6 +17,7 @@ from tenantry.clock import Clock
 from tenantry.domain.accounts.capabilities import EDIT_PROJECTS
 from tenantry.domain.accounts.environments import (
     DEFAULT_ENVIRONMENTS,
+    EnvironmentView,
     add_environments,
     list_environments,
     project_row_or_raise,
@@ -35,7 +36,7 @@ from tenantry.domain.readmodel import ReadModel
 from tenantry.errors import NotFound
 from tenantry.storage.database import Database
 from tenantry.storage.epoch import bump_access_epoch
-from tenantry.storage.models import Environment, Project, ProjectTeam
+from tenantry.storage.models import Project, ProjectTeam
 from tenantry.storage.tables import PROJECT_TEAMS
 from tenantry.storage.upsert import insert_on_conflict
 
@@ -110,7 +111,7 @@ class ProjectOverview:
     """A project's page: the project, its environments and the teams linked to it or not."""
 
     project: ProjectView
-    environments: Page[Environment]
+    environments: Page[EnvironmentView]
     linked_teams: Page[TeamView]
     other_teams: Page[TeamView]
 
@@ -120,12 +121,19 @@ class Projects:
     the tenant's data store after it."""
 
     def __init__(
-        self, *, db: Database, clock: Clock, plans: PlanCatalog, tenant_data: TenantData
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        plans: PlanCatalog,
+        tenant_data: TenantData,
+        public_url: str,
     ) -> None:
         self._db = db
         self._clock = clock
         self._plans = plans
         self._tenant_data = tenant_data
+        self._public_url = public_url
 
     async def find(self, *, actor: TenantActor, page: PageRequest) -> Page[ProjectView]:
         async with self._db.read() as session:
@@ -148,9 +156,11 @@ class Projects:
         async with self._db.read() as session:
             return ProjectOverview(
                 await _project_or_raise(session, actor, project_id),
-                await list_environments(
-                    session, actor=actor, project_id=project_id, page=environments
-                ),
+                (
+                    await list_environments(
+                        session, actor=actor, project_id=project_id, page=environments
+                    )
+                ).map(partial(EnvironmentView.of, public_url=self._public_url)),
                 await list_teams(session, actor=actor, page=linked_teams, linked_to=project_id),
                 await list_teams(session, actor=actor, page=other_teams, not_linked_to=project_id),
             )

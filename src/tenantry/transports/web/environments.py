@@ -8,17 +8,13 @@ refusal shows the domain's message on the page."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from tenantry.bootstrap import Container
-from tenantry.domain.accounts import environments
 from tenantry.domain.names import EnvironmentName
 from tenantry.errors import DomainError
-from tenantry.storage.models import Environment
 from tenantry.transports.web.acting import Acting, FormVisit, PageVisit
 from tenantry.transports.web.forms import TenantForm, add_rename_and_delete, show_refusal
 from tenantry.transports.web.names import name_rule
@@ -33,15 +29,6 @@ router = APIRouter(
     include_in_schema=False,
 )
 ENVIRONMENT_NAME = name_rule("an environment name", EnvironmentName)
-
-
-@dataclass(frozen=True)
-class EnvironmentItem:
-    id: uuid.UUID
-    name: str
-    slug: str
-    client_key: str
-    snippet: str
 
 
 async def project_page(
@@ -70,7 +57,7 @@ async def project_page(
         title=shown.project.name,
         tenant=tenant,
         project=shown.project,
-        environments=_environment_items(services, shown.environments.items),
+        environments=shown.environments.items,
         environment_pages=page_links(request, path, "environments", shown.environments),
         experiments=tried.items,
         experiment_pages=page_links(request, path, "experiments", tried),
@@ -154,17 +141,3 @@ async def link_team(form: ProjectForm) -> Response:
 async def unlink_team(form: LinkedTeamForm) -> Response:
     """Unlink a team (as `DELETE /v1/projects/{id}/teams/{team_id}`); the team stays."""
     return await form.change(form.container.projects.unlink_team, "team_unlinked")
-
-
-def _environment_items(container: Container, rows: list[Environment]) -> list[EnvironmentItem]:
-    public_url = container.settings.public_url
-    return [
-        EnvironmentItem(
-            env.id,
-            env.name,
-            env.slug,
-            env.client_key,
-            environments.snippet(public_url=public_url, client_key=env.client_key),
-        )
-        for env in rows
-    ]
